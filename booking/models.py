@@ -1,0 +1,192 @@
+"""Cases, their participants and their history."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from booking.states import STATE_CHOICES, State
+from core.models import Organisation, validate_timezone
+
+
+class Case(models.Model):
+    class Route(models.TextChoices):
+        EDUCATION_SOCIAL_CARE = "education_social_care", "Mediation: education and social care"
+        JOINT_HEALTH = "joint_health", "Mediation: education with health"
+        HEALTH_ONLY = "health_only", "Mediation: health only"
+        DISAGREEMENT_RESOLUTION = "disagreement_resolution", "Disagreement resolution"
+
+    class Decision(models.TextChoices):
+        """The appealable decisions of s.51 CFA 2014."""
+
+        REFUSE_ASSESSMENT = "refuse_assessment", "Refusal to carry out an EHC needs assessment"
+        NO_PLAN = "no_plan", "Decision not to issue an EHC plan after assessment"
+        PLAN_CONTENTS = "plan_contents", "Needs, provision or placement in a plan"
+        REFUSE_REASSESSMENT = "refuse_reassessment", "Refusal to re-assess"
+        REFUSE_AMENDMENT = "refuse_amendment", "Refusal to amend after a review or re-assessment"
+        CEASE_PLAN = "cease_plan", "Decision to cease to maintain a plan"
+        NONE = "none", "No appealable decision (disagreement resolution)"
+
+    class CertificateTrigger(models.TextChoices):
+        DECLINED = "declined", "Family declined mediation"
+        MEDIATION_CONCLUDED = "mediation_concluded", "Mediation concluded"
+        NOT_ARRANGED_30_DAYS = "not_arranged_30_days", "Mediation could not be arranged within 30 days"
+        WITHDRAWN = "withdrawn", "Family withdrew"
+
+    reference = models.CharField(max_length=30, unique=True)
+    provider = models.ForeignKey(
+        Organisation,
+        on_delete=models.PROTECT,
+        related_name="provider_cases",
+        limit_choices_to={"kind": "provider"},
+    )
+    local_authority = models.ForeignKey(
+        Organisation,
+        on_delete=models.PROTECT,
+        related_name="la_cases",
+        limit_choices_to={"kind": "local_authority"},
+    )
+    icbs = models.ManyToManyField(Organisation, blank=True, related_name="icb_cases", limit_choices_to={"kind": "icb"})
+    route = models.CharField(max_length=30, choices=Route.choices)
+    decision = models.CharField(max_length=30, choices=Decision.choices)
+    issues = models.TextField(blank=True, help_text="The mediation issues as the family states them.")
+    health_provision_sought = models.TextField(blank=True)
+    placement_only = models.BooleanField(default=False, help_text="Only the placement (section I) is in dispute.")
+    health_involved = models.BooleanField(default=False)
+    social_care_involved = models.BooleanField(default=False)
+    child_name = models.CharField(max_length=200, blank=True)
+    child_date_of_birth = models.DateField(null=True, blank=True)
+    school_name = models.CharField(max_length=200, blank=True, help_text="For conflict-of-interest checks.")
+    needs_language = models.CharField(max_length=40, blank=True, help_text="Language or 'bsl' the meeting needs.")
+    interpreter_arranged = models.BooleanField(default=False)
+    short_notice_consent = models.BooleanField(
+        default=False, help_text="The family agreed in writing to less than 5 working days' notice."
+    )
+
+    # The dates that start the clocks.
+    decision_sent = models.DateField(null=True, blank=True)
+    adviser_contacted = models.DateField(null=True, blank=True)
+    family_requested = models.DateField(null=True, blank=True)
+    la_notified = models.DateField(null=True, blank=True, help_text="The LA was told the family wants mediation.")
+    icb_informed = models.DateField(null=True, blank=True)
+    certificate_trigger = models.CharField(max_length=30, choices=CertificateTrigger.choices, blank=True)
+    certificate_trigger_date = models.DateField(null=True, blank=True)
+    certificate_issued_on = models.DateField(null=True, blank=True)
+    held_on = models.DateField(null=True, blank=True)
+
+    # Deadlines, computed by booking.statutory; the rule behind each is in deadline_rules.
+    contact_deadline = models.DateField(null=True, blank=True)
+    icb_notice_due = models.DateField(null=True, blank=True)
+    mediation_due = models.DateField(null=True, blank=True, db_index=True)
+    certificate_due = models.DateField(null=True, blank=True, db_index=True)
+    appeal_deadline = models.DateField(null=True, blank=True)
+    deadline_rules = models.JSONField(default=dict, blank=True)
+
+    state = models.CharField(max_length=30, choices=STATE_CHOICES, default=State.ADVICE_REQUESTED, db_index=True)
+    mediator = models.ForeignKey(
+        "scheduling.Mediator", on_delete=models.SET_NULL, null=True, blank=True, related_name="cases"
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(route__in=["joint_health", "health_only"]) | models.Q(health_involved=True),
+                name="case_health_route_has_health",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @property
+    def certificate_required(self) -> bool:
+        """Placement-only, health-only and disagreement resolution cases need no certificate (DOMAIN.md 1.4, 2)."""
+        return not (self.placement_only or self.route in (self.Route.HEALTH_ONLY, self.Route.DISAGREEMENT_RESOLUTION))
+
+
+class CaseEvent(models.Model):
+    """The case history: every transition (who, when, from, to, why) and every other recorded change."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", "Created"
+        TRANSITION = "transition", "State changed"
+        UPDATED = "updated", "Details changed"
+        MEDIATOR_ASSIGNED = "mediator_assigned", "Mediator assigned"
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    from_state = models.CharField(max_length=30, blank=True)
+    to_state = models.CharField(max_length=30, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    actor_label = models.CharField(max_length=200, blank=True, help_text="Who acted, kept if the user is deleted.")
+    reason = models.TextField(blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.case}: {self.kind} {self.from_state}→{self.to_state}"
+
+
+class Participant(models.Model):
+    class Role(models.TextChoices):
+        PARENT = "parent", "Parent"
+        YOUNG_PERSON = "young_person", "Young person"
+        ALTERNATIVE_PERSON = "alternative_person", "Alternative person (for a young person lacking capacity)"
+        SUPPORTER = "supporter", "Supporter or advocate"
+        LA_OFFICER = "la_officer", "Local authority officer"
+        HEALTH_REPRESENTATIVE = "health_representative", "Health representative (ICB)"
+        SOCIAL_CARE = "social_care", "Social care representative"
+        SCHOOL = "school", "School or college representative"
+        INTERPRETER = "interpreter", "Interpreter"
+        MEDIATOR = "mediator", "Mediator"
+        OBSERVER = "observer", "Observer or trainee"
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        SMS = "sms", "SMS"
+
+    FAMILY_ROLES = (Role.PARENT, Role.YOUNG_PERSON, Role.ALTERNATIVE_PERSON, Role.SUPPORTER)
+    OPTIONAL_BY_DEFAULT = (Role.SUPPORTER, Role.OBSERVER, Role.SCHOOL)
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="participants")
+    role = models.CharField(max_length=30, choices=Role.choices)
+    required = models.BooleanField(default=True)
+    name = models.CharField(max_length=200)
+    email = models.EmailField(blank=True)
+    mobile = models.CharField(max_length=20, blank=True, help_text="E.164")
+    preferred_channels = models.JSONField(default=list, blank=True)
+    language = models.CharField(max_length=40, default="en")
+    decision_authority = models.BooleanField(default=False, help_text="LA or ICB officer who can make decisions.")
+    step_free_access = models.BooleanField(default=False)
+    hearing_loop = models.BooleanField(default=False)
+    bsl_interpreter = models.BooleanField(default=False)
+    interpreter_language = models.CharField(max_length=40, blank=True)
+    access_notes = models.TextField(blank=True)
+    timezone = models.CharField(max_length=64, default="Europe/London", validators=[validate_timezone])
+    relationship = models.CharField(max_length=100, blank=True, help_text="For supporters: relationship to family.")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="participations",
+    )
+    organisation = models.ForeignKey(Organisation, on_delete=models.SET_NULL, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["case", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_role_display()})"
+
+    @property
+    def is_family(self) -> bool:
+        return self.role in self.FAMILY_ROLES

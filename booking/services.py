@@ -1,0 +1,299 @@
+"""Writes for cases: create, update, move through the state machine, keep the statutory deadlines current."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from booking import statutory
+from booking.models import Case, CaseEvent, Participant
+from booking.selectors import case_can_edit
+from booking.states import CERTIFICATE_TRIGGERS, STATE_LABELS, State, refusal
+from core.errors import ConflictError
+from core.models import Membership, Organisation
+from core.services import actor_label, model_update
+from core.tenancy import organisation_ids_for
+
+CASE_FIELDS = [
+    "route", "decision", "issues", "health_provision_sought", "placement_only", "health_involved",
+    "social_care_involved", "child_name", "child_date_of_birth", "school_name", "needs_language",
+    "interpreter_arranged", "short_notice_consent", "decision_sent", "adviser_contacted", "family_requested",
+    "la_notified", "icb_informed",
+]  # fmt: skip
+CLOCK_DATES = ["decision_sent", "adviser_contacted", "family_requested", "la_notified", "icb_informed"]
+# Pairs (earlier, later) that must be in order when both are known.
+DATE_ORDER = [
+    ("decision_sent", "adviser_contacted"),
+    ("decision_sent", "family_requested"),
+    ("decision_sent", "la_notified"),
+    ("la_notified", "icb_informed"),
+]
+DEADLINE_FIELDS = {
+    "contact": "contact_deadline",
+    "icb_notice": "icb_notice_due",
+    "mediation": "mediation_due",
+    "certificate": "certificate_due",
+    "appeal": "appeal_deadline",
+}
+
+
+def _check_dates(values: dict[str, Any], *, today: date) -> None:
+    errors: dict[str, list[str]] = {}
+    for name in CLOCK_DATES:
+        value = values.get(name)
+        if value is not None and value > today:
+            errors.setdefault(name, []).append("This date is in the future; record it once it has happened.")
+    for earlier, later in DATE_ORDER:
+        a, b = values.get(earlier), values.get(later)
+        if a is not None and b is not None and b < a:
+            errors.setdefault(later, []).append(f"This date is before {earlier.replace('_', ' ')} ({a.isoformat()}).")
+    dob = values.get("child_date_of_birth")
+    if dob is not None and dob > today:
+        errors.setdefault("child_date_of_birth", []).append("The date of birth is in the future.")
+    route = values.get("route")
+    if route in (Case.Route.JOINT_HEALTH, Case.Route.HEALTH_ONLY) and not values.get("health_involved"):
+        errors.setdefault("health_involved", []).append("A health route needs health_involved to be true.")
+    if route == Case.Route.EDUCATION_SOCIAL_CARE and values.get("health_involved"):
+        errors.setdefault("route", []).append("Health is involved: choose the joint or health-only route.")
+    if errors:
+        raise ValidationError(errors)
+
+
+def _check_organisations(
+    *, user: Any, provider: Organisation, local_authority: Organisation, icbs: list[Organisation]
+) -> None:
+    errors: dict[str, list[str]] = {}
+    coordinating = organisation_ids_for(user, Membership.Role.COORDINATOR)
+    if not user.is_superuser and provider.pk not in coordinating and local_authority.pk not in coordinating:
+        errors["provider"] = ["Choose a provider or local authority you coordinate for."]
+    if provider.kind != Organisation.Kind.PROVIDER:
+        errors.setdefault("provider", []).append("This organisation is not a mediation provider.")
+    if local_authority.kind != Organisation.Kind.LOCAL_AUTHORITY:
+        errors.setdefault("local_authority", []).append("This organisation is not a local authority.")
+    elif not provider.served_authorities.filter(pk=local_authority.pk).exists():
+        errors.setdefault("local_authority", []).append("This provider does not serve that local authority.")
+    if any(icb.kind != Organisation.Kind.ICB for icb in icbs):
+        errors.setdefault("icbs", []).append("Each of these must be an integrated care board.")
+    if errors:
+        raise ValidationError(errors)
+
+
+def case_facts(case: Case) -> statutory.CaseFacts:
+    return statutory.CaseFacts(
+        decision_sent=case.decision_sent,
+        adviser_contacted=case.adviser_contacted,
+        la_notified=case.la_notified,
+        family_requested=case.family_requested,
+        icb_informed=case.icb_informed,
+        health_involved=case.health_involved,
+        health_only=case.route == Case.Route.HEALTH_ONLY,
+        placement_only=case.placement_only or case.route == Case.Route.DISAGREEMENT_RESOLUTION,
+        certificate_trigger=case.certificate_trigger or None,
+        certificate_trigger_date=case.certificate_trigger_date,
+        certificate_issued=case.certificate_issued_on,
+    )
+
+
+def case_recompute_deadlines(*, case: Case) -> list[str]:
+    """Store every deadline the facts allow, with the rule that produced it. Returns the changed field names."""
+    deadlines = statutory.case_deadlines(case_facts(case))
+    changed = []
+    for kind, field in DEADLINE_FIELDS.items():
+        due = deadlines[kind].due if kind in deadlines else None
+        if getattr(case, field) != due:
+            setattr(case, field, due)
+            changed.append(field)
+    rules = {kind: {"rule": d.rule, "version": d.version} for kind, d in deadlines.items()}
+    if rules != case.deadline_rules:
+        case.deadline_rules = rules
+        changed.append("deadline_rules")
+    return changed
+
+
+def _record(case: Case, kind: str, *, actor: Any, reason: str = "", **extra: Any) -> CaseEvent:
+    return CaseEvent.objects.create(
+        case=case,
+        kind=kind,
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        actor_label=actor_label(actor),
+        reason=reason,
+        at=timezone.now(),
+        **extra,
+    )
+
+
+@transaction.atomic
+def case_create(
+    *,
+    actor: Any,
+    provider: Organisation,
+    local_authority: Organisation,
+    icbs: list[Organisation] | None = None,
+    state: str = State.ADVICE_REQUESTED,
+    today: date,
+    **fields: Any,
+) -> Case:
+    icbs = icbs or []
+    _check_organisations(user=actor, provider=provider, local_authority=local_authority, icbs=icbs)
+    _check_dates(fields, today=today)
+    if state not in (State.ADVICE_REQUESTED, State.MEDIATION_REQUESTED):
+        raise ValidationError({"state": ["A new case starts as advice_requested or mediation_requested."]})
+    if state == State.MEDIATION_REQUESTED and fields.get("la_notified") is None:
+        fields["la_notified"] = today
+    case = Case(
+        provider=provider,
+        local_authority=local_authority,
+        state=state,
+        reference=f"new-{uuid.uuid4().hex[:24]}",
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        **{k: v for k, v in fields.items() if k in CASE_FIELDS},
+    )
+    case_recompute_deadlines(case=case)
+    case.full_clean()
+    case.save()
+    case.reference = f"MED-{today.year}-{case.pk:05d}"
+    case.save(update_fields=["reference"])
+    case.icbs.set(icbs)
+    _record(case, CaseEvent.Kind.CREATED, actor=actor, to_state=state)
+    return case
+
+
+@transaction.atomic
+def case_update(*, case: Case, actor: Any, today: date, icbs: list[Organisation] | None = None, **data: Any) -> Case:
+    case = Case.objects.select_for_update().get(pk=case.pk)
+    merged = {name: data.get(name, getattr(case, name)) for name in CASE_FIELDS}
+    _check_dates(merged, today=today)
+    if icbs is not None:
+        _check_organisations(user=actor, provider=case.provider, local_authority=case.local_authority, icbs=icbs)
+    before = {name: getattr(case, name) for name in data if name in CASE_FIELDS}
+    model_update(instance=case, fields=CASE_FIELDS, data=data)
+    deadline_changes = case_recompute_deadlines(case=case)
+    if deadline_changes:
+        case.save(update_fields=[*deadline_changes, "updated_at"])
+    changed = {k: [_jsonable(v), _jsonable(getattr(case, k))] for k, v in before.items() if v != getattr(case, k)}
+    if icbs is not None and set(case.icbs.all()) != set(icbs):
+        case.icbs.set(icbs)
+        changed["icbs"] = [None, sorted(i.pk for i in icbs)]
+    if changed:
+        _record(case, CaseEvent.Kind.UPDATED, actor=actor, details={"changed": changed})
+    return case
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+_DATE_EFFECTS = {
+    State.MEDIATION_REQUESTED: "la_notified",
+    State.ICB_NOTIFIED: "icb_informed",
+    State.HELD: "held_on",
+    State.CERTIFICATE_ISSUED: "certificate_issued_on",
+}
+
+
+@transaction.atomic
+def case_transition(
+    *,
+    case: Case,
+    actor: Any,
+    target: str,
+    reason: str = "",
+    on: date | None = None,
+    today: date,
+    system: bool = False,
+) -> Case:
+    """Move the case to `target`, or raise ConflictError saying why not. The move is recorded in the history."""
+    case = Case.objects.select_for_update().get(pk=case.pk)
+    source = case.state
+    why_not = refusal(case, source, target, system=system)
+    if why_not:
+        raise ConflictError(why_not, {"state": source, "requested": target})
+    when = on or today
+    if when > today:
+        raise ValidationError({"on": ["This date is in the future."]})
+    date_field = _DATE_EFFECTS.get(target)
+    if date_field and getattr(case, date_field) is None:
+        setattr(case, date_field, when)
+    if target in CERTIFICATE_TRIGGERS:
+        case.certificate_trigger = CERTIFICATE_TRIGGERS[target]
+        case.certificate_trigger_date = when
+    case.state = target
+    case_recompute_deadlines(case=case)
+    case.full_clean()
+    case.save()
+    _record(
+        case,
+        CaseEvent.Kind.TRANSITION,
+        actor=actor,
+        reason=reason,
+        from_state=source,
+        to_state=target,
+        details={"label": STATE_LABELS[target], "on": when.isoformat()},
+    )
+    return case
+
+
+def case_assert_editable(*, user: Any, case: Case) -> None:
+    from django.core.exceptions import PermissionDenied
+
+    if not case_can_edit(user=user, case=case):
+        raise PermissionDenied
+
+
+PARTICIPANT_FIELDS = [
+    "role", "required", "name", "email", "mobile", "preferred_channels", "language", "decision_authority",
+    "step_free_access", "hearing_loop", "bsl_interpreter", "interpreter_language", "access_notes", "timezone",
+    "relationship",
+]  # fmt: skip
+
+
+def _check_participant(values: dict[str, Any]) -> None:
+    errors: dict[str, list[str]] = {}
+    channels = values.get("preferred_channels") or []
+    if "email" in channels and not values.get("email"):
+        errors["email"] = ["Email is a preferred channel, so an email address is needed."]
+    if "sms" in channels and not values.get("mobile"):
+        errors["mobile"] = ["SMS is a preferred channel, so a mobile number is needed."]
+    if values.get("decision_authority") and values.get("role") not in ("la_officer", "health_representative"):
+        errors["decision_authority"] = ["Only LA officers and health representatives hold decision authority."]
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def participant_create(*, case: Case, actor: Any, **data: Any) -> Participant:
+    if "required" not in data:
+        data["required"] = data.get("role") not in Participant.OPTIONAL_BY_DEFAULT
+    _check_participant(data)
+    participant = Participant(case=case, **{k: v for k, v in data.items() if k in PARTICIPANT_FIELDS})
+    participant.full_clean()
+    participant.save()
+    _record(case, CaseEvent.Kind.UPDATED, actor=actor, details={"participant_added": participant.pk})
+    return participant
+
+
+@transaction.atomic
+def participant_update(*, participant: Participant, actor: Any, **data: Any) -> Participant:
+    merged = {name: data.get(name, getattr(participant, name)) for name in PARTICIPANT_FIELDS}
+    _check_participant(merged)
+    _, changed = model_update(instance=participant, fields=PARTICIPANT_FIELDS, data=data)
+    if changed:
+        _record(
+            participant.case,
+            CaseEvent.Kind.UPDATED,
+            actor=actor,
+            details={"participant_changed": participant.pk},
+        )
+    return participant
+
+
+@transaction.atomic
+def participant_delete(*, participant: Participant, actor: Any) -> None:
+    case, pk = participant.case, participant.pk
+    participant.delete()
+    _record(case, CaseEvent.Kind.UPDATED, actor=actor, details={"participant_removed": pk})

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from core import apis as core_apis
+
+api = [
+    path("organisations/", core_apis.OrganisationListApi.as_view(), name="organisation-list"),
+    path(
+        "organisations/<int:organisation_id>/",
+        core_apis.OrganisationDetailApi.as_view(),
+        name="organisation-detail",
+    ),
+    path("auth/token/", core_apis.TokenObtainApi.as_view(), name="auth-token"),
+    path("", include("booking.urls")),
+    path("", include("scheduling.urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", include(api)),
+]

@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+USING_POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `postgres` belong to the PostgreSQL pass: deselected (not skipped) on SQLite."""
+    if USING_POSTGRES:
+        return
+    keep, drop = [], []
+    for item in items:
+        (drop if item.get_closest_marker("postgres") else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+TODAY = date(2026, 11, 27)
+
+
+@dataclass
+class World:
+    """Two tenants. A: provider A serving LA A (with ICB A). B: provider B serving LA B."""
+
+    provider_a: Any
+    la_a: Any
+    icb_a: Any
+    provider_b: Any
+    la_b: Any
+    coordinator_a: Any
+    la_officer_a: Any
+    health_a: Any
+    mediator_user_a: Any
+    commissioner_a: Any
+    coordinator_b: Any
+    mediator_a: Any
+    mediator_b: Any
+    venue_a: Any
+    venue_b: Any
+    case_a: Any
+    case_b: Any
+    participant_a: Any
+    participant_b: Any
+
+
+def _user(username: str) -> Any:
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_user(username=username, password="pw-" + username, first_name=username)
+
+
+def _member(user: Any, organisation: Any, role: str) -> Any:
+    from core.models import Membership
+
+    Membership.objects.create(user=user, organisation=organisation, role=role)
+    return user
+
+
+@pytest.fixture
+def world(db: Any) -> World:
+    from booking import services
+    from booking.models import Case, Participant
+    from core.models import Membership, Organisation
+    from scheduling.models import Mediator, Room, Venue
+
+    K, R = Organisation.Kind, Membership.Role
+    provider_a = Organisation.objects.create(kind=K.PROVIDER, name="Provider A", code="provider-a")
+    la_a = Organisation.objects.create(kind=K.LOCAL_AUTHORITY, name="LA A", code="la-a")
+    icb_a = Organisation.objects.create(kind=K.ICB, name="ICB A", code="icb-a")
+    provider_b = Organisation.objects.create(kind=K.PROVIDER, name="Provider B", code="provider-b")
+    la_b = Organisation.objects.create(kind=K.LOCAL_AUTHORITY, name="LA B", code="la-b")
+    provider_a.served_authorities.add(la_a)
+    provider_b.served_authorities.add(la_b)
+    la_a.partner_icbs.add(icb_a)
+
+    coordinator_a = _member(_user("alice"), provider_a, R.COORDINATOR)
+    la_officer_a = _member(_user("lena"), la_a, R.COORDINATOR)
+    health_a = _member(_user("hugo"), icb_a, R.HEALTH_REPRESENTATIVE)
+    mediator_user_a = _member(_user("mia"), provider_a, R.MEDIATOR)
+    commissioner_a = _member(_user("cora"), la_a, R.COMMISSIONER)
+    coordinator_b = _member(_user("charlie"), provider_b, R.COORDINATOR)
+
+    mediator_a = Mediator.objects.create(
+        provider=provider_a, user=mediator_user_a, name="Mia Mediator", email="mia@a.example.org",
+        accreditation_expires=date(2028, 1, 1),
+    )  # fmt: skip
+    mediator_b = Mediator.objects.create(
+        provider=provider_b,
+        name="Max Mediator",
+        email="max@b.example.org",
+        accreditation_expires=date(2028, 1, 1),
+    )
+    venue_a = Venue.objects.create(owner=provider_a, name="Venue A", address="1 A Street", features=["step_free"])
+    Room.objects.create(venue=venue_a, name="Room 1")
+    venue_b = Venue.objects.create(owner=provider_b, name="Venue B", address="1 B Street")
+
+    case_a = services.case_create(
+        actor=coordinator_a, provider=provider_a, local_authority=la_a, icbs=[icb_a], route=Case.Route.JOINT_HEALTH,
+        decision=Case.Decision.PLAN_CONTENTS, health_involved=True, decision_sent=date(2026, 11, 2),
+        state="mediation_requested", la_notified=date(2026, 11, 16), today=TODAY,
+    )  # fmt: skip
+    case_a.mediator = mediator_a
+    case_a.save(update_fields=["mediator"])
+    case_b = services.case_create(
+        actor=coordinator_b, provider=provider_b, local_authority=la_b, route=Case.Route.EDUCATION_SOCIAL_CARE,
+        decision=Case.Decision.REFUSE_ASSESSMENT, decision_sent=date(2026, 11, 2), today=TODAY,
+    )  # fmt: skip
+    participant_a = Participant.objects.create(case=case_a, role="parent", name="Parent A", email="pa@example.org")
+    participant_b = Participant.objects.create(case=case_b, role="parent", name="Parent B", email="pb@example.org")
+    return World(**{k: v for k, v in locals().items() if k in World.__dataclass_fields__})
+
+
+@pytest.fixture
+def api() -> Any:
+    def client_for(user: Any | None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            client.force_authenticate(user=user)
+        return client
+
+    return client_for
