@@ -14,7 +14,7 @@ from booking import selectors, services
 from booking.models import Case, Participant
 from booking.states import STATE_CHOICES, next_states
 from core.clock import local_today
-from core.fields import PhoneNumberField, StrictBooleanField, StringListField, TimeZoneField
+from core.fields import PhoneNumberField, RelatedIdsField, StrictBooleanField, StringListField, TimeZoneField
 from core.models import Organisation
 from core.pagination import paginate
 
@@ -65,7 +65,7 @@ class CaseOutput(serializers.Serializer):
     next_states = serializers.SerializerMethodField()
     provider = serializers.IntegerField(source="provider_id")
     local_authority = serializers.IntegerField(source="local_authority_id")
-    icbs = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    icbs = RelatedIdsField()
     mediator = serializers.IntegerField(source="mediator_id", allow_null=True)
     route = serializers.CharField()
     decision = serializers.CharField()

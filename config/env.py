@@ -72,9 +72,9 @@ def parse_database_url(url: str, *, base_dir: Path) -> dict[str, object]:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme == "sqlite":
-        path = unquote(parts.path)
-        if path.startswith("/") and not url.startswith("sqlite:////"):
-            path = path[1:]
+        # sqlite:///relative/to/project.db and sqlite:////absolute/path.db
+        rest = unquote(url[len("sqlite://") :].split("?", 1)[0])
+        path = rest[1:] if rest.startswith("/") else rest
         name = Path(path) if Path(path).is_absolute() else base_dir / path
         return {
             "ENGINE": "django.db.backends.sqlite3",

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
+from core.fields import RelatedIdsField
 from core.pagination import paginate
 from core.selectors import organisation_get, organisation_list
 
@@ -18,8 +19,8 @@ class OrganisationOutput(serializers.Serializer):
     name = serializers.CharField()
     code = serializers.CharField()
     timezone = serializers.CharField()
-    served_authorities = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
-    partner_icbs = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    served_authorities = RelatedIdsField()
+    partner_icbs = RelatedIdsField()
     scheduling_email = serializers.EmailField()
 
 

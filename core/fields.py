@@ -53,3 +53,13 @@ class StringListField(serializers.ListField):
     def to_internal_value(self, data: Any) -> list[str]:
         values = super().to_internal_value(data)
         return list(dict.fromkeys(values))
+
+
+class RelatedIdsField(serializers.ListField):
+    """Read-only list of the ids of a many-to-many relation."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(child=serializers.IntegerField(), read_only=True, **kwargs)
+
+    def to_representation(self, data: Any) -> list[int]:
+        return [obj.pk for obj in data.all()]

@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.fields import PhoneNumberField, StrictBooleanField, StringListField, TimeZoneField
+from core.fields import PhoneNumberField, RelatedIdsField, StrictBooleanField, StringListField, TimeZoneField
 from core.models import Organisation
 from core.pagination import paginate
 from scheduling import selectors, services
@@ -54,8 +54,8 @@ class MediatorOutput(serializers.Serializer):
     accreditation_expires = serializers.DateField()
     specialisms = serializers.ListField(child=serializers.CharField())
     languages = serializers.ListField(child=serializers.CharField())
-    areas = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
-    employers = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    areas = RelatedIdsField()
+    employers = RelatedIdsField()
     online = serializers.BooleanField()
     in_person = serializers.BooleanField()
     max_active_cases = serializers.IntegerField()

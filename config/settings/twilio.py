@@ -1,0 +1,12 @@
+"""Twilio SMS. Off (a dry-run channel records SMS) unless TWILIO_ACCOUNT_SID is set."""
+
+from __future__ import annotations
+
+from config.env import env_str
+
+TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN", "")
+TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER", "")
+TWILIO_MESSAGING_SERVICE_SID = env_str("TWILIO_MESSAGING_SERVICE_SID", "")
+# Only for tests and local fakes: where the twilio client sends its API calls.
+TWILIO_API_BASE_URL = env_str("TWILIO_API_BASE_URL", "")

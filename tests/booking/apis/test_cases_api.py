@@ -1,0 +1,157 @@
+"""The case endpoints as their owner: create, read, change, move, history, participants."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+import time_machine
+
+from booking.models import Case, CaseEvent, Participant
+
+pytestmark = pytest.mark.django_db
+NOW = "2026-11-27T10:00:00Z"
+
+
+def _new_case(world: Any, **extra: Any) -> dict[str, Any]:
+    return {
+        "provider": world.provider_a.pk,
+        "local_authority": world.la_a.pk,
+        "route": "education_social_care",
+        "decision": "refuse_assessment",
+        "decision_sent": "2026-10-30",
+        "issues": "The LA refused to assess.",
+        **extra,
+    }
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_coordinator_creates_a_case_with_its_deadlines(world: Any, api: Any) -> None:
+    response = api(world.coordinator_a).post(
+        "/api/cases/", _new_case(world, state="mediation_requested", la_notified="2026-11-20"), format="json"
+    )
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["state"] == "mediation_requested"
+    assert body["reference"].startswith("MED-2026-")
+    assert body["deadlines"]["contact"]["due"] == "2026-12-30"
+    assert body["deadlines"]["mediation"]["due"] == "2026-12-20"
+    assert "30 calendar days" in body["deadlines"]["mediation"]["rule"]
+    assert body["deadlines"]["appeal"]["due"] == "2026-12-30"
+    assert body["history"][0]["kind"] == "created"
+    case = Case.objects.get(pk=body["id"])
+    assert case.mediation_due == date(2026, 12, 20)
+    assert case.created_by == world.coordinator_a
+
+
+@time_machine.travel(NOW, tick=False)
+def test_an_la_officer_can_create_a_case_for_their_authority(world: Any, api: Any) -> None:
+    response = api(world.la_officer_a).post("/api/cases/", _new_case(world), format="json")
+    assert response.status_code == 201
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_coordinator_cannot_create_a_case_for_another_tenant(world: Any, api: Any) -> None:
+    payload = _new_case(world, provider=world.provider_b.pk, local_authority=world.la_b.pk)
+    response = api(world.coordinator_a).post("/api/cases/", payload, format="json")
+    assert response.status_code == 400
+    assert "provider" in response.json()["extra"]["fields"]
+    assert not Case.objects.filter(provider=world.provider_b).exclude(pk=world.case_b.pk).exists()
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_provider_must_serve_the_local_authority(world: Any, api: Any) -> None:
+    response = api(world.coordinator_a).post(
+        "/api/cases/", _new_case(world, local_authority=world.la_b.pk), format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["extra"]["fields"]["local_authority"] == [
+        "This provider does not serve that local authority."
+    ]
+
+
+@time_machine.travel(NOW, tick=False)
+def test_changing_a_clock_date_recomputes_the_deadlines_and_is_recorded(world: Any, api: Any) -> None:
+    response = api(world.coordinator_a).patch(
+        f"/api/cases/{world.case_a.pk}/", {"la_notified": "2026-11-18"}, format="json"
+    )
+    assert response.status_code == 200, response.json()
+    assert response.json()["deadlines"]["mediation"]["due"] == "2026-12-18"
+    assert response.json()["deadlines"]["icb_notice"]["due"] == "2026-11-23"
+    event = CaseEvent.objects.filter(case=world.case_a, kind="updated").get()
+    assert event.details["changed"]["la_notified"] == ["2026-11-16", "2026-11-18"]
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_transition_moves_the_case_and_an_illegal_one_is_a_409(world: Any, api: Any) -> None:
+    client = api(world.coordinator_a)
+    url = f"/api/cases/{world.case_a.pk}/transitions/"
+    ok = client.post(url, {"to": "issues_captured", "reason": "issues agreed"}, format="json")
+    assert ok.status_code == 200
+    assert ok.json()["state"] == "issues_captured"
+    assert ok.json()["next_states"] == ["icb_notified", "withdrawn", "not_arranged_30_days"]
+
+    refused = client.post(url, {"to": "scheduling"}, format="json")
+    assert refused.status_code == 409
+    assert "notify the ICB first" in refused.json()["message"]
+    assert refused.json()["extra"] == {"state": "issues_captured", "requested": "scheduling"}
+
+    system_only = client.post(url, {"to": "scheduled"}, format="json")
+    assert system_only.status_code == 409
+    world.case_a.refresh_from_db()
+    assert world.case_a.state == "issues_captured"
+
+    history = client.get(f"/api/cases/{world.case_a.pk}/history/").json()["results"]
+    moves = [(e["from_state"], e["to_state"], e["actor"], e["reason"]) for e in history if e["kind"] == "transition"]
+    assert moves == [("mediation_requested", "issues_captured", "alice", "issues agreed")]
+
+
+@time_machine.travel(NOW, tick=False)
+def test_cases_can_be_filtered(world: Any, api: Any) -> None:
+    client = api(world.coordinator_a)
+    assert client.get("/api/cases/?state=mediation_requested").json()["count"] == 1
+    assert client.get("/api/cases/?state=closed").json()["count"] == 0
+    assert client.get("/api/cases/?mediation_due_before=2026-12-31").json()["count"] == 1
+    assert client.get("/api/cases/?state=bogus").status_code == 400
+
+
+def test_participants_are_added_changed_and_removed(world: Any, api: Any) -> None:
+    client = api(world.coordinator_a)
+    url = f"/api/cases/{world.case_a.pk}/participants/"
+    created = client.post(
+        url,
+        {
+            "role": "supporter",
+            "name": "Pat Ellis",
+            "mobile": "07911 123456",
+            "email": "pat@example.org",
+            "preferred_channels": ["sms"],
+            "relationship": "SENDIASS adviser",
+            "step_free_access": True,
+        },
+        format="json",
+    )
+    assert created.status_code == 201, created.json()
+    body = created.json()
+    assert body["mobile"] == "+447911123456"
+    assert body["required"] is False  # supporters are optional by default
+    pid = body["id"]
+    changed = client.patch(f"{url}{pid}/", {"interpreter_language": "pl"}, format="json")
+    assert changed.status_code == 200
+    assert Participant.objects.get(pk=pid).interpreter_language == "pl"
+    assert client.delete(f"{url}{pid}/").status_code == 204
+    assert not Participant.objects.filter(pk=pid).exists()
+    assert client.get(f"{url}{pid}/").status_code == 404
+
+
+def test_token_authentication_works(world: Any) -> None:
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    token = client.post("/api/auth/token/", {"username": "alice", "password": "pw-alice"}, format="json")
+    assert token.status_code == 200
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.json()['token']}")
+    assert client.get(f"/api/cases/{world.case_a.pk}/").status_code == 200
+    bad = APIClient().post("/api/auth/token/", {"username": "alice", "password": "wrong"}, format="json")
+    assert bad.status_code == 400

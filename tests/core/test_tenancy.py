@@ -1,0 +1,112 @@
+"""Every endpoint as its owner, as another tenant, and as an anonymous caller.
+
+Another tenant's object is a 404 (its existence is not revealed); an anonymous caller gets 401. A route added to the
+API without a row here fails `test_every_api_route_is_in_the_matrix`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import time_machine
+
+pytestmark = pytest.mark.django_db
+
+
+def _routes(w: Any) -> list[tuple[str, str, Any, int]]:
+    """(method, url, payload, status for the owner)."""
+    ca, pa, ma, va = w.case_a.pk, w.participant_a.pk, w.mediator_a.pk, w.venue_a.pk
+    return [
+        ("get", f"/api/organisations/{w.la_a.pk}/", None, 200),
+        ("get", f"/api/cases/{ca}/", None, 200),
+        ("patch", f"/api/cases/{ca}/", {"issues": "changed"}, 200),
+        ("post", f"/api/cases/{ca}/transitions/", {"to": "issues_captured"}, 200),
+        ("get", f"/api/cases/{ca}/history/", None, 200),
+        ("get", f"/api/cases/{ca}/participants/", None, 200),
+        ("post", f"/api/cases/{ca}/participants/", {"role": "observer", "name": "Olu"}, 201),
+        ("get", f"/api/cases/{ca}/participants/{pa}/", None, 200),
+        ("patch", f"/api/cases/{ca}/participants/{pa}/", {"language": "cy"}, 200),
+        ("delete", f"/api/cases/{ca}/participants/{pa}/", None, 204),
+        ("get", f"/api/mediators/{ma}/", None, 200),
+        ("patch", f"/api/mediators/{ma}/", {"max_active_cases": 5}, 200),
+        ("get", f"/api/venues/{va}/", None, 200),
+        ("patch", f"/api/venues/{va}/", {"town": "Seabrook"}, 200),
+    ]
+
+
+# Collection routes: the owner sees their rows, another tenant sees none of them.
+LISTS = ["/api/organisations/", "/api/cases/", "/api/mediators/", "/api/venues/"]
+# Routes that are open by design, with why.
+OPEN = {
+    "/api/schema/": "the API description holds no tenant data",
+    "/api/docs/": "the API description holds no tenant data",
+    "/api/auth/token/": "the login itself",
+}
+
+
+def _call(client: Any, method: str, url: str, payload: Any) -> Any:
+    return getattr(client, method)(url, payload, format="json") if payload is not None else getattr(client, method)(url)
+
+
+@time_machine.travel("2026-11-27T10:00:00Z", tick=False)
+@pytest.mark.parametrize("index", range(14))
+def test_owner_other_tenant_and_anonymous(world: Any, api: Any, index: int) -> None:
+    method, url, payload, owner_status = _routes(world)[index]
+    assert _call(api(world.coordinator_b), method, url, payload).status_code == 404
+    assert _call(api(None), method, url, payload).status_code == 401
+    response = _call(api(world.coordinator_a), method, url, payload)
+    assert response.status_code == owner_status, response.content
+
+
+@pytest.mark.parametrize("url", LISTS)
+def test_lists_show_only_the_tenants_rows(world: Any, api: Any, url: str) -> None:
+    mine = {row["id"] for row in api(world.coordinator_a).get(url).json()["results"]}
+    theirs = {row["id"] for row in api(world.coordinator_b).get(url).json()["results"]}
+    assert mine and theirs
+    assert not mine & theirs
+    assert api(None).get(url).status_code == 401
+
+
+def test_case_visibility_by_role(world: Any, api: Any) -> None:
+    url = f"/api/cases/{world.case_a.pk}/"
+    assert api(world.la_officer_a).get(url).status_code == 200  # the case's LA
+    assert api(world.health_a).get(url).status_code == 200  # health is involved and the ICB is on the case
+    assert api(world.mediator_user_a).get(url).status_code == 200  # the assigned mediator
+    assert api(world.commissioner_a).get(url).status_code == 404  # commissioners see aggregates only
+    assert api(world.commissioner_a).get("/api/cases/").json()["count"] == 0
+
+
+def test_readers_who_are_not_coordinators_cannot_change_a_case(world: Any, api: Any) -> None:
+    url = f"/api/cases/{world.case_a.pk}/"
+    for user in (world.health_a, world.mediator_user_a):
+        assert api(user).patch(url, {"issues": "x"}, format="json").status_code == 403
+        response = api(user).post(f"{url}transitions/", {"to": "withdrawn"}, format="json")
+        assert response.status_code == 403
+    world.case_a.refresh_from_db()
+    assert world.case_a.issues == ""
+    assert world.case_a.state == "mediation_requested"
+
+
+def test_a_mediator_cannot_edit_their_own_profile_settings_reserved_to_coordinators(world: Any, api: Any) -> None:
+    response = api(world.mediator_user_a).patch(
+        f"/api/mediators/{world.mediator_a.pk}/", {"max_active_cases": 50}, format="json"
+    )
+    assert response.status_code == 403
+
+
+def test_every_api_route_is_in_the_matrix(world: Any, api: Any) -> None:
+    schema = api(world.coordinator_a).get("/api/schema/?format=json").json()
+    covered = set(LISTS) | set(OPEN)
+    for _, url, _, _ in _routes(world):
+        covered.add(url)
+    templated = set()
+    for url in covered:
+        parts = ["{id}" if part.isdigit() else part for part in url.split("/")]
+        templated.add("/".join(parts))
+    missing = []
+    for path in schema["paths"]:
+        normalised = "/".join("{id}" if p.startswith("{") else p for p in path.split("/"))
+        if normalised not in templated:
+            missing.append(path)
+    assert missing == [], f"Add these routes to the tenancy matrix: {missing}"
