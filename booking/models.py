@@ -171,6 +171,11 @@ class Participant(models.Model):
     access_notes = models.TextField(blank=True)
     timezone = models.CharField(max_length=64, default="Europe/London", validators=[validate_timezone])
     relationship = models.CharField(max_length=100, blank=True, help_text="For supporters: relationship to family.")
+    meeting_preference = models.CharField(
+        max_length=10,
+        choices=[("either", "Either"), ("in_person", "In person"), ("online", "Online")],
+        default="either",
+    )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -190,3 +195,118 @@ class Participant(models.Model):
     @property
     def is_family(self) -> bool:
         return self.role in self.FAMILY_ROLES
+
+
+class ParticipantUnavailability(models.Model):
+    """A weekly time the participant cannot do (the school run, work), in their local time."""
+
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="unavailable_times")
+    weekday = models.PositiveSmallIntegerField(help_text="0 = Monday … 6 = Sunday")
+    start_time = models.TimeField()
+    end_time = models.TimeField()
+    note = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["participant", "weekday", "start_time"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(weekday__lte=6), name="unavailability_weekday_0_6"),
+            models.CheckConstraint(
+                condition=models.Q(end_time__gt=models.F("start_time")), name="unavailability_end_after_start"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.participant}: not weekday {self.weekday} {self.start_time}-{self.end_time}"
+
+
+class Mode(models.TextChoices):
+    ONLINE = "online", "Online"
+    IN_PERSON = "in_person", "In person"
+
+
+class Offer(models.Model):
+    """A short list of slots offered to the family, each held on every resource it uses until the offer expires."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ACCEPTED = "accepted", "Accepted"
+        EXPIRED = "expired", "Expired"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="offers")
+    token_hash = models.CharField(max_length=64, unique=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    expires_at = models.DateTimeField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["expires_at"], condition=models.Q(status="open"), name="offer_open_expiry")]
+
+    def __str__(self) -> str:
+        return f"Offer {self.pk} for {self.case} ({self.status})"
+
+
+class OfferSlot(models.Model):
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="slots")
+    rank = models.PositiveSmallIntegerField()
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    mode = models.CharField(max_length=10, choices=Mode.choices)
+    mediator = models.ForeignKey("scheduling.Mediator", on_delete=models.PROTECT)
+    room = models.ForeignKey("scheduling.Room", on_delete=models.PROTECT, null=True, blank=True)
+    late = models.BooleanField(default=False, help_text="Ends after the statutory due date")
+    reasons = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["offer", "rank"]
+        constraints = [
+            models.UniqueConstraint(fields=["offer", "rank"], name="offerslot_unique_rank"),
+            models.CheckConstraint(condition=models.Q(end__gt=models.F("start")), name="offerslot_end_after_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Option {self.rank}: {self.start:%Y-%m-%d %H:%M}"
+
+
+class Meeting(models.Model):
+    class Status(models.TextChoices):
+        CONFIRMED = "confirmed", "Confirmed"
+        CANCELLED = "cancelled", "Cancelled"
+        HELD = "held", "Held"
+
+    class CancelledBy(models.TextChoices):
+        FAMILY = "family", "Family"
+        LA = "la", "Local authority"
+        ICB = "icb", "ICB"
+        PROVIDER = "provider", "Provider"
+        MEDIATOR = "mediator", "Mediator"
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="meetings")
+    uid = models.CharField(max_length=255, unique=True, help_text="The iCalendar UID, for the meeting's whole life")
+    sequence = models.PositiveIntegerField(default=0)
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    mode = models.CharField(max_length=10, choices=Mode.choices)
+    mediator = models.ForeignKey("scheduling.Mediator", on_delete=models.PROTECT, related_name="meetings")
+    room = models.ForeignKey("scheduling.Room", on_delete=models.PROTECT, null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.CONFIRMED)
+    late = models.BooleanField(default=False)
+    notice_given_on = models.DateField(help_text="The day the date and place were sent to the family")
+    offer_slot = models.ForeignKey(OfferSlot, on_delete=models.SET_NULL, null=True, blank=True)
+    cancelled_by = models.CharField(max_length=10, choices=CancelledBy.choices, blank=True)
+    cancel_reason = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["start"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(end__gt=models.F("start")), name="meeting_end_after_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case} meeting {self.start:%Y-%m-%d %H:%M}"

@@ -297,3 +297,19 @@ def participant_delete(*, participant: Participant, actor: Any) -> None:
     case, pk = participant.case, participant.pk
     participant.delete()
     _record(case, CaseEvent.Kind.UPDATED, actor=actor, details={"participant_removed": pk})
+
+
+@transaction.atomic
+def case_assign_mediator(*, case: Case, mediator: Any, actor: Any, reason: str = "") -> Case:
+    case = Case.objects.select_for_update().get(pk=case.pk)
+    previous = case.mediator_id
+    case.mediator = mediator
+    case.save(update_fields=["mediator", "updated_at"])
+    _record(
+        case,
+        CaseEvent.Kind.MEDIATOR_ASSIGNED,
+        actor=actor,
+        reason=reason,
+        details={"from": previous, "to": mediator.pk},
+    )
+    return case

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from booking import apis
+from booking import apis, meeting_apis
 
 app_name = "booking"
 urlpatterns = [
@@ -16,4 +16,12 @@ urlpatterns = [
         apis.ParticipantDetailApi.as_view(),
         name="participant-detail",
     ),
+    path("cases/<int:case_id>/mediator-matches/", meeting_apis.MediatorMatchListApi.as_view(), name="case-matches"),
+    path("cases/<int:case_id>/mediator/", meeting_apis.CaseAssignMediatorApi.as_view(), name="case-assign-mediator"),
+    path("cases/<int:case_id>/offers/", meeting_apis.CaseOfferCreateApi.as_view(), name="case-offer-create"),
+    path("cases/<int:case_id>/meetings/", meeting_apis.CaseMeetingCreateApi.as_view(), name="case-meeting-create"),
+    path("offers/<str:token>/", meeting_apis.OfferDetailApi.as_view(), name="offer-detail"),
+    path("offers/<str:token>/accept/", meeting_apis.OfferAcceptApi.as_view(), name="offer-accept"),
+    path("meetings/<int:meeting_id>/", meeting_apis.MeetingDetailApi.as_view(), name="meeting-detail"),
+    path("meetings/<int:meeting_id>/cancel/", meeting_apis.MeetingCancelApi.as_view(), name="meeting-cancel"),
 ]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.contrib.postgres.constraints import ExclusionConstraint
+from django.contrib.postgres.fields import DateTimeRangeField, RangeBoundary, RangeOperators
+from django.db import DEFAULT_DB_ALIAS, connections, models
 
 from core.models import Organisation, validate_timezone
 
@@ -149,3 +152,204 @@ class Room(models.Model):
 
     def __str__(self) -> str:
         return f"{self.venue} – {self.name}"
+
+
+class Resource(models.Model):
+    """Anything whose time a meeting uses: a mediator, a staff member (LA officer, health representative), a room.
+
+    Every use of a resource's time is an Occupancy row, so one constraint keeps each resource in one place at once.
+    """
+
+    class Kind(models.TextChoices):
+        MEDIATOR = "mediator", "Mediator"
+        STAFF = "staff", "Staff member"
+        ROOM = "room", "Room"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="resources")
+    name = models.CharField(max_length=200)
+    timezone = models.CharField(max_length=64, default="Europe/London", validators=[validate_timezone])
+    mediator = models.OneToOneField(Mediator, on_delete=models.CASCADE, null=True, blank=True, related_name="resource")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="resource"
+    )
+    room = models.OneToOneField(Room, on_delete=models.CASCADE, null=True, blank=True, related_name="resource")
+
+    class Meta:
+        ordering = ["kind", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(kind="mediator", mediator__isnull=False, user__isnull=True, room__isnull=True)
+                    | models.Q(kind="staff", mediator__isnull=True, user__isnull=False, room__isnull=True)
+                    | models.Q(kind="room", mediator__isnull=True, user__isnull=True, room__isnull=False)
+                ),
+                name="resource_one_owner_matching_kind",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.name}"
+
+
+class AvailabilityRule(models.Model):
+    """A weekly window in local time, e.g. Mondays 09:30–16:30 Europe/London."""
+
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="rules")
+    weekday = models.PositiveSmallIntegerField(help_text="0 = Monday … 6 = Sunday")
+    start_time = models.TimeField()
+    end_time = models.TimeField()
+    timezone = models.CharField(max_length=64, default="Europe/London", validators=[validate_timezone])
+    valid_from = models.DateField(null=True, blank=True)
+    valid_until = models.DateField(null=True, blank=True, help_text="Inclusive")
+
+    class Meta:
+        ordering = ["resource", "weekday", "start_time"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(weekday__lte=6), name="rule_weekday_0_6"),
+            models.CheckConstraint(
+                condition=models.Q(end_time__gt=models.F("start_time")), name="rule_end_after_start"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(valid_from__isnull=True)
+                | models.Q(valid_until__isnull=True)
+                | models.Q(valid_until__gte=models.F("valid_from")),
+                name="rule_valid_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource}: weekday {self.weekday} {self.start_time}-{self.end_time}"
+
+
+class AvailabilityException(models.Model):
+    """Days or ranges off (whole days, or a window each day), or extra windows."""
+
+    class Kind(models.TextChoices):
+        OFF = "off", "Not available"
+        EXTRA = "extra", "Extra availability"
+
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="exceptions")
+    kind = models.CharField(max_length=5, choices=Kind.choices)
+    first_day = models.DateField()
+    last_day = models.DateField()
+    start_time = models.TimeField(null=True, blank=True)
+    end_time = models.TimeField(null=True, blank=True)
+    timezone = models.CharField(max_length=64, default="Europe/London", validators=[validate_timezone])
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["resource", "first_day"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(last_day__gte=models.F("first_day")), name="exception_day_range"),
+            models.CheckConstraint(
+                condition=models.Q(start_time__isnull=True, end_time__isnull=True)
+                | models.Q(start_time__isnull=False, end_time__isnull=False, end_time__gt=models.F("start_time")),
+                name="exception_times_pair",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(kind="extra") | models.Q(start_time__isnull=False), name="exception_extra_has_times"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource}: {self.kind} {self.first_day}-{self.last_day}"
+
+
+class BusyBlock(models.Model):
+    """Busy time imported from a resource's own calendar (CalDAV). Read by the slot engine; never written by it."""
+
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="busy_blocks")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    source = models.CharField(max_length=20, default="caldav")
+    external_uid = models.CharField(max_length=255, blank=True)
+    href = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["resource", "start"], name="busyblock_resource_start")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(end__gt=models.F("start")), name="busy_end_after_start")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource} busy {self.start:%Y-%m-%d %H:%M}"
+
+
+class TsTzRange(models.Func):
+    function = "TSTZRANGE"
+    output_field = DateTimeRangeField()
+
+
+class PostgresOnlyExclusionConstraint(ExclusionConstraint):
+    """An exclusion constraint on PostgreSQL; elsewhere the schema editor skips it and the write path checks instead
+    (inside a transaction that serialises writers: see scheduling.occupancy)."""
+
+    def _on_postgres(self, schema_editor: Any) -> bool:
+        return schema_editor.connection.vendor == "postgresql"
+
+    def constraint_sql(self, model: Any, schema_editor: Any) -> Any:
+        return super().constraint_sql(model, schema_editor) if self._on_postgres(schema_editor) else None
+
+    def create_sql(self, model: Any, schema_editor: Any) -> Any:
+        return super().create_sql(model, schema_editor) if self._on_postgres(schema_editor) else None
+
+    def remove_sql(self, model: Any, schema_editor: Any) -> Any:
+        return super().remove_sql(model, schema_editor) if self._on_postgres(schema_editor) else None
+
+    def validate(self, model: Any, instance: Any, exclude: Any = None, using: str = DEFAULT_DB_ALIAS) -> None:
+        if connections[using].vendor == "postgresql":
+            super().validate(model, instance, exclude=exclude, using=using)
+
+
+class Occupancy(models.Model):
+    """One use of a resource's time: a hold for an offered slot, or a confirmed meeting (buffers included)."""
+
+    class Kind(models.TextChoices):
+        HOLD = "hold", "Hold"
+        MEETING = "meeting", "Meeting"
+
+    resource = models.ForeignKey(Resource, on_delete=models.PROTECT, related_name="occupancies")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    active = models.BooleanField(default=True)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Holds only: released after this")
+    meeting = models.ForeignKey(
+        "booking.Meeting", on_delete=models.CASCADE, null=True, blank=True, related_name="occupancies"
+    )
+    offer_slot = models.ForeignKey(
+        "booking.OfferSlot", on_delete=models.CASCADE, null=True, blank=True, related_name="occupancies"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            # The slot engine's busy read and the overlap check: active rows of some resources in a window.
+            models.Index(fields=["resource", "start"], condition=models.Q(active=True), name="occupancy_active_start"),
+            # The hold sweeper: active holds by expiry.
+            models.Index(
+                fields=["expires_at"], condition=models.Q(active=True, kind="hold"), name="occupancy_hold_expiry"
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(end__gt=models.F("start")), name="occupancy_end_after_start"),
+            models.CheckConstraint(
+                condition=models.Q(kind="meeting", meeting__isnull=False)
+                | models.Q(kind="hold", offer_slot__isnull=False, expires_at__isnull=False),
+                name="occupancy_kind_has_owner",
+            ),
+            PostgresOnlyExclusionConstraint(
+                name="occupancy_no_overlap_per_resource",
+                expressions=[
+                    (TsTzRange("start", "end", RangeBoundary()), RangeOperators.OVERLAPS),
+                    ("resource", RangeOperators.EQUAL),
+                ],
+                condition=models.Q(active=True),
+                violation_error_code="overlap",
+                violation_error_message="This resource is already taken at that time.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource} {self.kind} {self.start:%Y-%m-%d %H:%M}–{self.end:%H:%M}"

@@ -11,3 +11,16 @@ urlpatterns = [
     path("venues/", apis.VenueListApi.as_view(), name="venue-list"),
     path("venues/<int:venue_id>/", apis.VenueDetailApi.as_view(), name="venue-detail"),
 ]
+
+from scheduling import slot_apis  # noqa: E402
+
+urlpatterns += [
+    path("cases/<int:case_id>/slots/", slot_apis.CaseSlotListApi.as_view(), name="case-slots"),
+    path("mediators/<int:mediator_id>/free-busy/", slot_apis.MediatorFreeBusyApi.as_view(), name="mediator-free-busy"),
+    path("availability/rules/", slot_apis.RuleListApi.as_view(), name="rule-list"),
+    path("availability/rules/<int:rule_id>/", slot_apis.RuleDetailApi.as_view(), name="rule-detail"),
+    path("availability/exceptions/", slot_apis.ExceptionListApi.as_view(), name="exception-list"),
+    path(
+        "availability/exceptions/<int:exception_id>/", slot_apis.ExceptionDetailApi.as_view(), name="exception-detail"
+    ),
+]

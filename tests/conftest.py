@@ -49,6 +49,11 @@ class World:
     case_b: Any
     participant_a: Any
     participant_b: Any
+    rule_a: Any
+    rule_b: Any
+    exception_a: Any
+    exception_b: Any
+    meeting_a: Any
 
 
 def _user(username: str) -> Any:
@@ -90,7 +95,7 @@ def world(db: Any) -> World:
 
     mediator_a = Mediator.objects.create(
         provider=provider_a, user=mediator_user_a, name="Mia Mediator", email="mia@a.example.org",
-        accreditation_expires=date(2028, 1, 1),
+        accreditation_expires=date(2028, 1, 1), specialisms=["health"],
     )  # fmt: skip
     mediator_b = Mediator.objects.create(
         provider=provider_b,
@@ -115,6 +120,31 @@ def world(db: Any) -> World:
     )  # fmt: skip
     participant_a = Participant.objects.create(case=case_a, role="parent", name="Parent A", email="pa@example.org")
     participant_b = Participant.objects.create(case=case_b, role="parent", name="Parent B", email="pb@example.org")
+
+    from datetime import UTC, datetime, time
+
+    from booking.models import Meeting
+    from scheduling.models import AvailabilityException, AvailabilityRule, Occupancy
+    from scheduling.occupancy import resource_for_mediator
+
+    resource_a, resource_b = resource_for_mediator(mediator_a), resource_for_mediator(mediator_b)
+    rule_a = AvailabilityRule.objects.create(resource=resource_a, weekday=0, start_time=time(9), end_time=time(17))
+    rule_b = AvailabilityRule.objects.create(resource=resource_b, weekday=1, start_time=time(9), end_time=time(17))
+    exception_a = AvailabilityException.objects.create(
+        resource=resource_a, kind="off", first_day=date(2026, 12, 24), last_day=date(2026, 12, 31)
+    )
+    exception_b = AvailabilityException.objects.create(
+        resource=resource_b, kind="off", first_day=date(2026, 12, 24), last_day=date(2026, 12, 31)
+    )
+    start = datetime(2026, 12, 14, 10, tzinfo=UTC)
+    meeting_a = Meeting.objects.create(
+        case=case_a, uid="mediation-a@test", start=start, end=start.replace(hour=13), mode="online",
+        mediator=mediator_a, notice_given_on=TODAY,
+    )  # fmt: skip
+    Occupancy.objects.create(
+        resource=resource_a, start=start.replace(hour=9, minute=45), end=start.replace(hour=13, minute=15),
+        kind="meeting", meeting=meeting_a,
+    )  # fmt: skip
     return World(**{k: v for k, v in locals().items() if k in World.__dataclass_fields__})
 
 

@@ -120,6 +120,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
 }
 
+# How long a family has to choose from offered slots (working days); the slots are held until then.
+OFFER_EXPIRY_WORKING_DAYS = env_int("OFFER_EXPIRY_WORKING_DAYS", 3)
+
 from config.settings.celery import *  # noqa: E402,F403
 from config.settings.email import *  # noqa: E402,F403
 from config.settings.twilio import *  # noqa: E402,F403

@@ -1,0 +1,197 @@
+"""Booking, rescheduling and cancelling meetings: every resource's time taken together, or nothing."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import transaction
+
+from booking import statutory
+from booking.models import Case, CaseEvent, Meeting, Participant
+from booking.services import _record, case_transition
+from booking.states import SCHEDULABLE_STATES, State
+from core.errors import ApplicationError, ConflictError
+from scheduling.models import Mediator, Occupancy, Room
+from scheduling.occupancy import Claim, occupy, resource_for_mediator, resource_for_room, resource_for_user
+
+STAFF_ROLES = (Participant.Role.LA_OFFICER, Participant.Role.HEALTH_REPRESENTATIVE)
+
+
+def local_day(moment: datetime) -> date:
+    return moment.astimezone(ZoneInfo(settings.DISPLAY_TIME_ZONE)).date()
+
+
+def meeting_claims(*, case: Case, mediator: Mediator, room: Room | None, start: datetime, end: datetime) -> list[Claim]:
+    """What a meeting occupies: the mediator with their buffers, the room, and each required staff participant."""
+    claims = [
+        Claim(
+            resource_for_mediator(mediator).pk,
+            start - timedelta(minutes=mediator.buffer_before_minutes),
+            end + timedelta(minutes=mediator.buffer_after_minutes),
+        )
+    ]
+    if room is not None:
+        claims.append(Claim(resource_for_room(room).pk, start, end))
+    staff = case.participants.filter(role__in=STAFF_ROLES, required=True, user__isnull=False).select_related("user")
+    for participant in staff:
+        organisation = participant.organisation or case.local_authority
+        claims.append(Claim(resource_for_user(participant.user, organisation).pk, start, end))
+    return claims
+
+
+def check_bookable(
+    *, case: Case, mediator: Mediator, room: Room | None, mode: str, start: datetime, end: datetime, now: datetime
+) -> None:
+    """The rules a meeting must meet whoever books it. Raises ApplicationError (400) or ConflictError (409)."""
+    errors: dict[str, list[str]] = {}
+    if end <= start:
+        errors["end"] = ["The meeting must end after it starts."]
+    elif end - start > timedelta(hours=8):
+        errors["end"] = ["A meeting lasts at most 8 hours."]
+    if mediator.provider_id != case.provider_id or not mediator.active:
+        errors["mediator"] = ["Choose an active mediator of this case's provider."]
+    elif mediator.accreditation_expires < local_day(start):
+        errors["mediator"] = ["This mediator's accreditation will have expired by then."]
+    if mode == "in_person" and room is None:
+        errors["room"] = ["An in-person meeting needs a room."]
+    if mode == "online" and room is not None:
+        errors["room"] = ["An online meeting has no room."]
+    if mode == "online" and not mediator.online or mode == "in_person" and not mediator.in_person:
+        errors["mode"] = [f"This mediator does not meet {mode.replace('_', ' ')}."]
+    if errors:
+        raise ApplicationError("The meeting details are not valid.", {"fields": errors})
+    if start <= now:
+        raise ConflictError("That time has already passed.")
+    today = local_day(now)
+    earliest = statutory.earliest_meeting_date(today, short_notice_consent=case.short_notice_consent)
+    if local_day(start) < earliest:
+        raise ConflictError(
+            f"The family must have at least 5 working days' notice: the earliest day is {earliest:%A %-d %B %Y}, "
+            "unless the family agrees in writing to less (record short_notice_consent on the case).",
+            {"earliest_day": earliest.isoformat()},
+        )
+
+
+def _new_uid() -> str:
+    return f"mediation-{uuid.uuid4()}@{settings.SITE_URL.split('://', 1)[-1].split('/')[0].split(':')[0]}"
+
+
+@transaction.atomic
+def meeting_book(
+    *,
+    case: Case,
+    actor: Any,
+    start: datetime,
+    end: datetime,
+    mediator: Mediator,
+    room: Room | None,
+    mode: str,
+    now: datetime,
+    offer_slot: Any = None,
+) -> Meeting:
+    case = Case.objects.select_for_update().get(pk=case.pk)
+    if case.state not in SCHEDULABLE_STATES:
+        raise ConflictError(
+            f"A case that is {case.get_state_display().lower()} cannot be booked.", {"state": case.state}
+        )
+    if case.meetings.filter(status=Meeting.Status.CONFIRMED).exists():
+        raise ConflictError("This case already has a confirmed meeting: reschedule it instead.")
+    check_bookable(case=case, mediator=mediator, room=room, mode=mode, start=start, end=end, now=now)
+    late = case.mediation_due is not None and local_day(end) > case.mediation_due
+    meeting = Meeting.objects.create(
+        case=case,
+        uid=_new_uid(),
+        start=start,
+        end=end,
+        mode=mode,
+        mediator=mediator,
+        room=room,
+        late=late,
+        notice_given_on=local_day(now),
+        offer_slot=offer_slot,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    occupy(
+        claims=meeting_claims(case=case, mediator=mediator, room=room, start=start, end=end),
+        kind="meeting",
+        meeting=meeting,
+        now=now,
+    )
+    if case.mediator_id != mediator.pk:
+        case.mediator = mediator
+        case.save(update_fields=["mediator"])
+    if case.state == State.ISSUES_CAPTURED or case.state == State.ICB_NOTIFIED:
+        case = case_transition(case=case, actor=actor, target=State.SCHEDULING, today=local_day(now), system=True)
+    case_transition(
+        case=case,
+        actor=actor,
+        target=State.SCHEDULED,
+        today=local_day(now),
+        system=True,
+        reason=f"meeting {start.isoformat()} confirmed",
+    )
+    return meeting
+
+
+@transaction.atomic
+def meeting_reschedule(
+    *, meeting: Meeting, actor: Any, start: datetime, end: datetime, room: Room | None, mode: str, now: datetime
+) -> Meeting:
+    meeting = Meeting.objects.select_for_update().get(pk=meeting.pk)
+    if meeting.status != Meeting.Status.CONFIRMED:
+        raise ConflictError(f"A {meeting.get_status_display().lower()} meeting cannot be moved.")
+    case = meeting.case
+    check_bookable(case=case, mediator=meeting.mediator, room=room, mode=mode, start=start, end=end, now=now)
+    previous = (meeting.start, meeting.end, meeting.room_id, meeting.mode)
+    Occupancy.objects.filter(meeting=meeting, active=True).update(active=False)
+    occupy(
+        claims=meeting_claims(case=case, mediator=meeting.mediator, room=room, start=start, end=end),
+        kind="meeting",
+        meeting=meeting,
+        now=now,
+    )
+    meeting.start, meeting.end, meeting.room, meeting.mode = start, end, room, mode
+    meeting.sequence += 1
+    meeting.late = case.mediation_due is not None and local_day(end) > case.mediation_due
+    meeting.notice_given_on = local_day(now)
+    meeting.save()
+    _record(
+        case,
+        CaseEvent.Kind.UPDATED,
+        actor=actor,
+        reason="meeting rescheduled",
+        details={
+            "meeting": meeting.pk,
+            "from": previous[0].isoformat(),
+            "to": start.isoformat(),
+        },
+    )
+    return meeting
+
+
+@transaction.atomic
+def meeting_cancel(*, meeting: Meeting, actor: Any, cancelled_by: str, reason: str, now: datetime) -> Meeting:
+    meeting = Meeting.objects.select_for_update().get(pk=meeting.pk)
+    if meeting.status != Meeting.Status.CONFIRMED:
+        raise ConflictError(f"This meeting is already {meeting.get_status_display().lower()}.")
+    Occupancy.objects.filter(meeting=meeting, active=True).update(active=False)
+    meeting.status = Meeting.Status.CANCELLED
+    meeting.cancelled_by = cancelled_by
+    meeting.cancel_reason = reason
+    meeting.sequence += 1
+    meeting.save()
+    case = meeting.case
+    if case.state == State.SCHEDULED:
+        case_transition(
+            case=case,
+            actor=actor,
+            target=State.SCHEDULING,
+            today=local_day(now),
+            system=True,
+            reason=f"meeting cancelled by {meeting.get_cancelled_by_display()}: {reason}",
+        )
+    return meeting

@@ -1,0 +1,265 @@
+"""Offers: a short list of slots for the family, each held on every resource it uses, and the family's pick."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.db import transaction
+
+from booking import statutory
+from booking.meetings import check_bookable, local_day, meeting_book, meeting_claims
+from booking.models import Case, CaseEvent, Meeting, Offer, OfferSlot
+from booking.services import _record, case_transition
+from booking.states import State
+from core.errors import ApplicationError, ConflictError, GoneError
+from scheduling.models import Mediator, Occupancy, Room
+from scheduling.occupancy import SlotTakenError, occupy
+from scheduling.search import SlotQuery, case_slot_search
+
+SALT = "booking.offer"
+OFFERABLE_STATES = (State.ISSUES_CAPTURED, State.ICB_NOTIFIED, State.SCHEDULING, State.NOT_ARRANGED_30_DAYS)
+
+
+@dataclass(frozen=True)
+class SlotChoice:
+    start: datetime
+    end: datetime
+    mediator_id: int
+    room_id: int | None
+    mode: str
+    late: bool = False
+    reasons: tuple[str, ...] = ()
+
+
+def _hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def offer_token(offer_id: int, raw: str) -> str:
+    """The family's link token: signed for this purpose, naming the offer, carrying 192 random bits."""
+    return signing.Signer(salt=SALT).sign(f"{offer_id}.{raw}")
+
+
+def offer_from_token(token: str) -> Offer | None:
+    try:
+        offer_id, raw = signing.Signer(salt=SALT).unsign(token).split(".", 1)
+    except (signing.BadSignature, ValueError):
+        return None
+    offer = Offer.objects.select_related("case").filter(pk=int(offer_id)).first() if offer_id.isdigit() else None
+    if offer is None or not hmac.compare_digest(offer.token_hash, _hash(raw)):
+        return None
+    return offer
+
+
+def _best_choices(case: Case, now: datetime, count: int) -> list[SlotChoice]:
+    """The earliest slots that do not overlap one another (holds on shared people must not clash), on different days
+    where possible."""
+    result = case_slot_search(case=case, query=SlotQuery(limit=300), now=now)
+    picked: list[Any] = []
+    for distinct_days in (True, False):
+        for slot in result.slots:
+            if len(picked) == count:
+                break
+            if any(slot.start < p.end + timedelta(hours=1) and p.start < slot.end + timedelta(hours=1) for p in picked):
+                continue
+            if distinct_days and any(local_day(p.start) == local_day(slot.start) for p in picked):
+                continue
+            picked.append(slot)
+    picked.sort(key=lambda s: s.start)
+    return [SlotChoice(s.start, s.end, int(s.mediator_id), s.room_id, s.mode, s.late, s.reasons) for s in picked]
+
+
+def _verify_choice(case: Case, choice: SlotChoice, now: datetime) -> SlotChoice:
+    """A coordinator's choice must be a slot the search would offer now."""
+    query = SlotQuery(
+        duration=choice.end - choice.start,
+        after=choice.start,
+        before=choice.end,
+        limit=1,
+        allow_late=True,
+        mediator_ids=(choice.mediator_id,),
+        mode=choice.mode,
+    )
+    found = case_slot_search(case=case, query=query, now=now).slots
+    if not found or found[0].start != choice.start:
+        raise ConflictError(
+            f"{choice.start.isoformat()} is not free for everyone this meeting needs (or not on the 15-minute grid).",
+            {"start": choice.start.isoformat()},
+        )
+    return SlotChoice(
+        choice.start,
+        choice.end,
+        choice.mediator_id,
+        choice.room_id or found[0].room_id,
+        found[0].mode,
+        found[0].late,
+        found[0].reasons,
+    )
+
+
+def _release_open_offers(case: Case, *, now: datetime) -> None:
+    for offer in case.offers.filter(status=Offer.Status.OPEN):
+        Occupancy.objects.filter(offer_slot__offer=offer, active=True).update(active=False)
+        offer.status, offer.decided_at = Offer.Status.WITHDRAWN, now
+        offer.save(update_fields=["status", "decided_at"])
+
+
+@transaction.atomic
+def offer_create(
+    *,
+    case: Case,
+    actor: Any,
+    now: datetime,
+    choices: list[SlotChoice] | None = None,
+    count: int = 3,
+    expiry_working_days: int | None = None,
+) -> tuple[Offer, str]:
+    case = Case.objects.select_for_update().get(pk=case.pk)
+    if case.state not in OFFERABLE_STATES or (case.state == State.ISSUES_CAPTURED and case.health_involved):
+        raise ConflictError(
+            f"Slots can be offered once the issues are captured (and the ICB notified when health is involved); "
+            f"this case is {case.get_state_display().lower()}.",
+            {"state": case.state},
+        )
+    if case.meetings.filter(status=Meeting.Status.CONFIRMED).exists():
+        raise ConflictError("This case already has a confirmed meeting.")
+    _release_open_offers(case, now=now)
+    if choices:
+        choices = [_verify_choice(case, c, now) for c in choices]
+    else:
+        choices = _best_choices(case, now, count)
+    if not choices:
+        raise ConflictError(
+            "No time suits everyone this meeting needs. Widen the search (allow_late) or record that mediation "
+            "cannot be arranged within 30 days.",
+            {"statutory_path": {"to": State.NOT_ARRANGED_30_DAYS}},
+        )
+    days = expiry_working_days or settings.OFFER_EXPIRY_WORKING_DAYS
+    expires_at = now + (
+        datetime.combine(statutory.add_working_days(local_day(now), days), now.time())
+        - datetime.combine(local_day(now), now.time())
+    )
+    raw = secrets.token_urlsafe(24)
+    offer = Offer.objects.create(
+        case=case,
+        token_hash=_hash(raw),
+        expires_at=expires_at,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    mediators = Mediator.objects.in_bulk([c.mediator_id for c in choices])
+    rooms = Room.objects.in_bulk([c.room_id for c in choices if c.room_id])
+    for rank, choice in enumerate(choices, start=1):
+        mediator, room = mediators[choice.mediator_id], rooms.get(choice.room_id) if choice.room_id else None
+        check_bookable(
+            case=case, mediator=mediator, room=room, mode=choice.mode, start=choice.start, end=choice.end, now=now
+        )
+        slot = OfferSlot.objects.create(
+            offer=offer,
+            rank=rank,
+            start=choice.start,
+            end=choice.end,
+            mode=choice.mode,
+            mediator=mediator,
+            room=room,
+            late=choice.late,
+            reasons=list(choice.reasons),
+        )
+        claims = meeting_claims(case=case, mediator=mediator, room=room, start=choice.start, end=choice.end)
+        occupy(claims=claims, kind=Occupancy.Kind.HOLD, offer_slot=slot, expires_at=expires_at, now=now)
+    if case.state != State.SCHEDULING:
+        case = case_transition(
+            case=case,
+            actor=actor,
+            target=State.SCHEDULING,
+            today=local_day(now),
+            system=True,
+            reason="slots offered to the family",
+        )
+    _record(
+        case,
+        CaseEvent.Kind.UPDATED,
+        actor=actor,
+        reason="slots offered",
+        details={"offer": offer.pk, "slots": len(choices), "expires_at": expires_at.isoformat()},
+    )
+    return offer, offer_token(offer.pk, raw)
+
+
+@transaction.atomic
+def offer_expire(*, offer: Offer, now: datetime) -> bool:
+    """Mark an open offer past its expiry as expired and release its holds. Safe to run twice."""
+    updated = Offer.objects.filter(pk=offer.pk, status=Offer.Status.OPEN, expires_at__lte=now).update(
+        status=Offer.Status.EXPIRED, decided_at=now
+    )
+    if updated:
+        Occupancy.objects.filter(offer_slot__offer_id=offer.pk, active=True).update(active=False)
+        _record(
+            offer.case,
+            CaseEvent.Kind.UPDATED,
+            actor=None,
+            reason="offer expired: the family did not choose",
+            details={"offer": offer.pk, "coordinator_alert": True},
+        )
+    return bool(updated)
+
+
+def offers_expire_due(*, now: datetime) -> int:
+    return sum(offer_expire(offer=o, now=now) for o in Offer.objects.filter(status="open", expires_at__lte=now))
+
+
+def open_options(offer: Offer) -> list[OfferSlot]:
+    """The offered slots still held for the family."""
+    held = Occupancy.objects.filter(offer_slot__offer=offer, active=True).values_list("offer_slot_id", flat=True)
+    return [s for s in offer.slots.select_related("room__venue", "mediator") if s.pk in set(held)]
+
+
+@transaction.atomic
+def _accept(offer_id: int, slot_id: int, now: datetime) -> Meeting:
+    offer = Offer.objects.select_for_update().get(pk=offer_id)
+    if offer.status != Offer.Status.OPEN:
+        raise ConflictError("This booking link has already been used.", {"status": offer.status})
+    slot = offer.slots.filter(pk=slot_id).first()
+    if slot is None:
+        raise ApplicationError(
+            "Choose one of the offered times.", {"fields": {"slot": ["Not one of the offered times."]}}
+        )
+    Occupancy.objects.filter(offer_slot__offer=offer, active=True).update(active=False)
+    meeting = meeting_book(
+        case=offer.case,
+        actor=None,
+        start=slot.start,
+        end=slot.end,
+        mediator=slot.mediator,
+        room=slot.room,
+        mode=slot.mode,
+        now=now,
+        offer_slot=slot,
+    )
+    offer.status, offer.decided_at = Offer.Status.ACCEPTED, now
+    offer.save(update_fields=["status", "decided_at"])
+    return meeting
+
+
+def offer_accept(*, offer: Offer, slot_id: int, now: datetime) -> Meeting:
+    """The family picks one offered slot: its holds become the meeting and the other holds are released, in one
+    transaction. 410 when the offer has expired; 409 with the options still open when the slot was taken."""
+    if offer.status == Offer.Status.OPEN and offer.expires_at <= now:
+        offer_expire(offer=offer, now=now)
+        offer.refresh_from_db()
+    if offer.status == Offer.Status.EXPIRED:
+        raise GoneError(
+            "This booking link has expired. We have told your case coordinator, who will send you new times.",
+            {"next": "Wait for new times, or contact your case coordinator."},
+        )
+    try:
+        return _accept(offer.pk, slot_id, now)
+    except SlotTakenError:
+        options = [s.pk for s in open_options(offer) if s.pk != slot_id]
+        raise ConflictError("That time has just been taken. Please choose another.", {"options": options}) from None

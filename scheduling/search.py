@@ -1,0 +1,262 @@
+"""Slot search for a case: reads the local database only, in a fixed number of queries, and hands plain values to
+the pure engine in scheduling.slots. No calendar server is ever called here (calendars are synced in the background).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import Count, Q
+
+from booking import statutory
+from booking.models import Case, Meeting, Participant
+from core.models import Organisation
+from scheduling import slots as engine
+from scheduling.models import AvailabilityException, AvailabilityRule, BusyBlock, Mediator, Occupancy, Resource, Room
+
+FAMILY_ROLES = (Participant.Role.PARENT, Participant.Role.YOUNG_PERSON, Participant.Role.ALTERNATIVE_PERSON)
+STAFF_ROLES = (Participant.Role.LA_OFFICER, Participant.Role.HEALTH_REPRESENTATIVE)
+FAIRNESS_DAYS = 90
+
+
+@dataclass(frozen=True)
+class SlotQuery:
+    duration: timedelta = timedelta(hours=3)
+    after: datetime | None = None
+    before: datetime | None = None
+    mode: str | None = None  # "online", "in_person" or None (from the family's wishes)
+    limit: int = 20
+    allow_late: bool = False
+    mediator_ids: tuple[int, ...] | None = None  # restrict to these (default: the case's mediator, or all eligible)
+
+
+@dataclass
+class SearchResult:
+    slots: list[engine.Slot]
+    earliest_start: datetime
+    latest_end: datetime | None
+    window: tuple[datetime, datetime]
+    mediators: dict[int, Mediator] = field(default_factory=dict)
+    rooms: dict[int, Room] = field(default_factory=dict)
+    earliest_by_mediator: dict[int, engine.Slot | None] = field(default_factory=dict)
+
+
+def _tz() -> ZoneInfo:
+    return ZoneInfo(settings.DISPLAY_TIME_ZONE)
+
+
+def local_midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=_tz()).astimezone(ZoneInfo("UTC"))
+
+
+def closed_days(start: datetime, end: datetime) -> frozenset[date]:
+    """Weekdays that are bank holidays in England (weekends are never in default hours anyway)."""
+    first, last = start.astimezone(_tz()).date(), end.astimezone(_tz()).date()
+    days = set()
+    day = first
+    while day <= last:
+        if day.weekday() < 5 and not statutory.is_working_day(day):
+            days.add(day)
+        day += timedelta(days=1)
+    return frozenset(days)
+
+
+def _default_rules(organisation: Organisation | None, tz: str) -> list[engine.WeeklyRule]:
+    if organisation is None:
+        weekdays, start, end = [0, 1, 2, 3, 4], time(9, 30), time(16, 30)
+    else:
+        weekdays = [int(d) for d in organisation.default_weekdays.split(",") if d.strip()]
+        start, end = organisation.default_day_start, organisation.default_day_end
+    return [engine.WeeklyRule(weekday=d, start=start, end=end, tz=tz) for d in weekdays]
+
+
+@dataclass
+class _Loaded:
+    rules: dict[int, list[engine.WeeklyRule]]
+    exceptions: dict[int, list[engine.DateException]]
+    busy: dict[int, list[engine.Interval]]
+    meetings: dict[int, list[engine.Interval]]
+
+
+def _load(resource_ids: Iterable[int], start: datetime, end: datetime, now: datetime) -> _Loaded:
+    ids = list(resource_ids)
+    loaded = _Loaded(defaultdict(list), defaultdict(list), defaultdict(list), defaultdict(list))
+    for r in AvailabilityRule.objects.filter(resource_id__in=ids):
+        loaded.rules[r.resource_id].append(
+            engine.WeeklyRule(r.weekday, r.start_time, r.end_time, r.timezone, r.valid_from, r.valid_until)
+        )
+    for e in AvailabilityException.objects.filter(resource_id__in=ids, last_day__gte=start.date() - timedelta(days=1)):
+        loaded.exceptions[e.resource_id].append(
+            engine.DateException(e.first_day, e.last_day, e.kind, e.start_time, e.end_time, e.timezone)
+        )
+    live = Q(kind=Occupancy.Kind.MEETING) | Q(kind=Occupancy.Kind.HOLD, expires_at__gt=now)
+    occupancies = Occupancy.objects.filter(live, resource_id__in=ids, active=True, start__lt=end, end__gt=start)
+    for o in occupancies.select_related("meeting"):
+        loaded.busy[o.resource_id].append((o.start, o.end))
+        if o.kind == Occupancy.Kind.MEETING and o.meeting is not None:
+            loaded.meetings[o.resource_id].append((o.meeting.start, o.meeting.end))
+    for b in BusyBlock.objects.filter(resource_id__in=ids, start__lt=end, end__gt=start):
+        loaded.busy[b.resource_id].append((b.start, b.end))
+    return loaded
+
+
+def _available(
+    resource_id: int | None, loaded: _Loaded, defaults: list[engine.WeeklyRule], start: datetime, end: datetime,
+    closed: frozenset[date],
+) -> list[engine.Interval]:  # fmt: skip
+    rules = loaded.rules.get(resource_id, []) if resource_id else []
+    exceptions = loaded.exceptions.get(resource_id, []) if resource_id else []
+    return engine.expand_availability(rules or defaults, exceptions, start, end, closed_days=closed)
+
+
+def eligible_mediators(case: Case, *, on: date) -> list[Mediator]:
+    """Mediators who may take this case at all: active, in date, of its provider, covering its area or online."""
+    qs = Mediator.objects.filter(provider_id=case.provider_id, active=True, accreditation_expires__gte=on)
+    qs = qs.filter(Q(areas=case.local_authority_id) | Q(online=True)).distinct()
+    return list(qs.order_by("pk"))
+
+
+def _family_busy(participant: Participant, start: datetime, end: datetime) -> list[engine.Interval]:
+    """The family's weekly "cannot do" times, expanded in their own zone."""
+    rules = [
+        engine.WeeklyRule(u.weekday, u.start_time, u.end_time, participant.timezone)
+        for u in participant.unavailable_times.all()
+    ]
+    return engine.expand_availability(rules, [], start, end) if rules else []
+
+
+def _family_wishes(participants: list[Participant]) -> tuple[str | None, frozenset[str]]:
+    family = [p for p in participants if p.role in FAMILY_ROLES]
+    prefs = {p.meeting_preference for p in family} - {"either"}
+    mode = prefs.pop() if len(prefs) == 1 else None
+    features = set()
+    for p in participants:
+        if p.step_free_access:
+            features.add("step_free")
+        if p.hearing_loop:
+            features.add("hearing_loop")
+    return mode, frozenset(features)
+
+
+def case_slot_search(*, case: Case, query: SlotQuery, now: datetime, per_mediator: bool = False) -> SearchResult:
+    today = now.astimezone(_tz()).date()
+    earliest_day = statutory.earliest_meeting_date(today, short_notice_consent=case.short_notice_consent)
+    earliest_start = max(now, local_midnight(earliest_day))
+    latest_end = local_midnight(case.mediation_due + timedelta(days=1)) if case.mediation_due else None
+    start = max(query.after or now, now)
+    default_end = latest_end if latest_end and not query.allow_late else None
+    end = query.before or default_end or (start + timedelta(weeks=6))
+    if query.allow_late and not query.before and latest_end:
+        end = max(latest_end + timedelta(weeks=4), start + timedelta(weeks=1))
+    result = SearchResult([], earliest_start, latest_end, (start, end))
+    if end <= start:
+        return result
+
+    participants = list(case.participants.filter(required=True).prefetch_related("unavailable_times"))
+    if query.mediator_ids is not None:
+        mediators = [m for m in eligible_mediators(case, on=today) if m.pk in query.mediator_ids]
+    elif case.mediator_id:
+        mediators = [m for m in eligible_mediators(case, on=today) if m.pk == case.mediator_id]
+    else:
+        mediators = eligible_mediators(case, on=today)
+    rooms = list(
+        Room.objects.filter(
+            venue__active=True, venue__online_only=False,
+            venue__owner_id__in=[case.provider_id, case.local_authority_id],
+        ).select_related("venue", "venue__owner")
+    )  # fmt: skip
+    staff_users = [p.user_id for p in participants if p.role in STAFF_ROLES and p.user_id]
+    resources = Resource.objects.filter(
+        Q(mediator__in=mediators) | Q(room__in=rooms) | Q(user_id__in=staff_users)
+    ).values_list("pk", "mediator_id", "room_id", "user_id")
+    by_mediator, by_room, by_user = {}, {}, {}
+    for pk, mediator_id, room_id, user_id in resources:
+        if mediator_id:
+            by_mediator[mediator_id] = pk
+        elif room_id:
+            by_room[room_id] = pk
+        else:
+            by_user[user_id] = pk
+    loaded = _load([*by_mediator.values(), *by_room.values(), *by_user.values()], start, end, now)
+    closed = closed_days(start, end)
+    organisations = {o.pk: o for o in Organisation.objects.filter(pk__in=[case.provider_id, case.local_authority_id])}
+    provider, authority = organisations.get(case.provider_id), organisations.get(case.local_authority_id)
+
+    people = []
+    for p in participants:
+        if p.role in STAFF_ROLES and p.user_id:
+            rid = by_user.get(p.user_id)
+            org = organisations.get(p.organisation_id) or authority
+            available = _available(rid, loaded, _default_rules(org, p.timezone), start, end, closed)
+            people.append(engine.Person(p.pk, available, loaded.busy.get(rid, []) if rid else []))
+        elif p.role in FAMILY_ROLES:
+            people.append(engine.Person(p.pk, [(start, end)], _family_busy(p, start, end)))
+    recent = dict(
+        Meeting.objects.filter(mediator__in=mediators, created_at__gte=now - timedelta(days=FAIRNESS_DAYS))
+        .exclude(status=Meeting.Status.CANCELLED)
+        .values_list("mediator_id")
+        .annotate(n=Count("pk"))
+    )
+    engine_mediators = []
+    for m in mediators:
+        rid = by_mediator.get(m.pk)
+        engine_mediators.append(
+            engine.Mediator(
+                id=m.pk,
+                available=_available(rid, loaded, _default_rules(provider, m.timezone), start, end, closed),
+                busy=loaded.busy.get(rid, []) if rid else [],
+                buffer_before=timedelta(minutes=m.buffer_before_minutes),
+                buffer_after=timedelta(minutes=m.buffer_after_minutes),
+                meetings=loaded.meetings.get(rid, []) if rid else [],
+                max_per_day=m.max_meetings_per_day,
+                max_per_week=m.max_meetings_per_week,
+                tz=m.timezone,
+                online=m.online,
+                in_person=m.in_person,
+                recent_assignments=float(recent.get(m.pk, 0)),
+            )
+        )
+    engine_rooms = []
+    for room in rooms:
+        rid = by_room.get(room.pk)
+        venue = room.venue
+        if venue.opens_at and venue.closes_at:
+            defaults = [engine.WeeklyRule(d, venue.opens_at, venue.closes_at, venue.timezone) for d in range(5)]
+        else:
+            defaults = _default_rules(venue.owner, venue.timezone)
+        features = frozenset(venue.features) | frozenset(room.features)
+        engine_rooms.append(
+            engine.Room(
+                room.pk, venue.pk, _available(rid, loaded, defaults, start, end, closed),
+                loaded.busy.get(rid, []) if rid else [], features,
+            )
+        )  # fmt: skip
+
+    family_mode, features = _family_wishes(participants)
+    mode = query.mode or family_mode or "any"
+    request = engine.SearchRequest(
+        window_start=start,
+        window_end=end,
+        duration=query.duration,
+        earliest_start=earliest_start,
+        latest_end=latest_end,
+        allow_late=query.allow_late,
+        mode=mode,  # type: ignore[arg-type]
+        online_ok=family_mode != "in_person",
+        required_features=features,
+        preferred_mode=family_mode,  # type: ignore[arg-type]
+        limit=query.limit,
+    )
+    inputs = {"people": people, "mediators": engine_mediators, "rooms": engine_rooms, "now": now}
+    if per_mediator:
+        result.earliest_by_mediator = engine.earliest_per_mediator(request, **inputs)  # type: ignore[arg-type]
+    else:
+        result.slots = engine.find_slots(request, **inputs)  # type: ignore[arg-type]
+    result.mediators = {m.pk: m for m in mediators}
+    result.rooms = {r.pk: r for r in rooms}
+    return result
