@@ -1,0 +1,1 @@
+"""Real servers started by tests on free loopback ports."""
