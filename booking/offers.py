@@ -61,7 +61,9 @@ def offer_from_token(token: str) -> Offer | None:
 def _best_choices(case: Case, now: datetime, count: int) -> list[SlotChoice]:
     """The earliest slots that do not overlap one another (holds on shared people must not clash), on different days
     where possible."""
-    result = case_slot_search(case=case, query=SlotQuery(limit=300), now=now)
+    # Once the LA has recorded that 30 days cannot be met, the case stays schedulable after the due date.
+    late = case.state == State.NOT_ARRANGED_30_DAYS
+    result = case_slot_search(case=case, query=SlotQuery(limit=300, allow_late=late), now=now)
     picked: list[Any] = []
     for distinct_days in (True, False):
         for slot in result.slots:

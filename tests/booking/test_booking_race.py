@@ -1,0 +1,157 @@
+"""Races with real concurrency: threads with their own database connections, started together.
+
+Runs on SQLite (writers serialised by IMMEDIATE transactions) and on PostgreSQL (the exclusion constraint).
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from booking.meetings import meeting_book
+from booking.models import Meeting, Participant
+from core.errors import ConflictError
+from core.models import Membership
+from scheduling.models import Occupancy
+from scheduling.occupancy import overlapping_active_pairs, resource_for_mediator, resource_for_user
+from tests.booking import helpers
+
+NOW = datetime(2026, 11, 27, 10, tzinfo=UTC)
+START = datetime(2026, 12, 8, 10, tzinfo=UTC)
+
+
+def _race(jobs: list[Any]) -> tuple[int, int, list[BaseException]]:
+    barrier = threading.Barrier(len(jobs))
+    outcomes: list[str] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def run(job: Any) -> None:
+        try:
+            barrier.wait()
+            job()
+            result = "booked"
+        except ConflictError:
+            result = "conflict"
+        except BaseException as exc:  # noqa: BLE001 - every other outcome is a failure of the test
+            with lock:
+                errors.append(exc)
+            result = "error"
+        finally:
+            connection.close()
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return outcomes.count("booked"), outcomes.count("conflict"), errors
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fifty_clients_booking_one_mediator_give_one_booking_and_49_conflicts() -> None:
+    t = helpers.tenant(today=date(2026, 11, 27))
+    mediator = helpers.mediator(t)
+    resource_for_mediator(mediator)
+    cases = [helpers.case(t, la_notified=date(2026, 11, 20), officer=False) for _ in range(50)]
+
+    def job(i: int) -> Any:
+        start = START + timedelta(minutes=15 * (i % 5))
+        return lambda: meeting_book(
+            case=cases[i],
+            actor=None,
+            start=start,
+            end=start + timedelta(hours=3),
+            mediator=mediator,
+            room=None,
+            mode="online",
+            now=NOW,
+        )
+
+    booked, conflicts, errors = _race([job(i) for i in range(50)])
+    assert errors == []
+    assert (booked, conflicts) == (1, 49)
+    assert Meeting.objects.filter(status="confirmed").count() == 1
+    assert Occupancy.objects.filter(active=True).count() == 1
+    assert overlapping_active_pairs() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_multi_party_race_leaves_no_partial_reservation() -> None:
+    from django.contrib.auth import get_user_model
+
+    t = helpers.tenant(today=date(2026, 11, 27))
+    mediators = [helpers.mediator(t, name="M1"), helpers.mediator(t, name="M2")]
+    officers = []
+    for name in ("L1", "L2"):
+        user = get_user_model().objects.create_user(f"officer-{name}", password="pw")
+        Membership.objects.create(user=user, organisation=t["la"], role="coordinator")
+        officers.append(user)
+    for m in mediators:
+        resource_for_mediator(m)
+    for user in officers:
+        resource_for_user(user, t["la"])
+    jobs = []
+    for i in range(40):
+        mediator, officer = mediators[i % 2], officers[(i // 2) % 2]
+        case = helpers.case(t, la_notified=date(2026, 11, 20), officer=False)
+        Participant.objects.create(case=case, role="la_officer", name="Officer", user=officer, organisation=t["la"])
+        start = START + timedelta(minutes=15 * (i % 3))
+        jobs.append(
+            lambda case=case, mediator=mediator, start=start: meeting_book(
+                case=case,
+                actor=None,
+                start=start,
+                end=start + timedelta(hours=3),
+                mediator=mediator,
+                room=None,
+                mode="online",
+                now=NOW,
+            )
+        )
+
+    booked, conflicts, errors = _race(jobs)
+    assert errors == []
+    assert booked + conflicts == 40
+    assert 1 <= booked <= 2
+    confirmed = Meeting.objects.filter(status="confirmed")
+    assert confirmed.count() == booked
+    for meeting in confirmed:
+        assert meeting.occupancies.filter(active=True).count() == 2  # the mediator and the officer, together
+    assert Occupancy.objects.filter(active=True).count() == 2 * booked
+    assert overlapping_active_pairs() == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_postgres_refuses_an_overlap_even_without_the_application_check() -> None:
+    """The exclusion constraint is the last word: a raw insert that skips every check still fails."""
+    from django.db import IntegrityError
+
+    t = helpers.tenant(today=date(2026, 11, 27))
+    mediator = helpers.mediator(t)
+    case = helpers.case(t, la_notified=date(2026, 11, 20), officer=False)
+    meeting = meeting_book(
+        case=case,
+        actor=None,
+        start=START,
+        end=START + timedelta(hours=3),
+        mediator=mediator,
+        room=None,
+        mode="online",
+        now=NOW,
+    )
+    with pytest.raises(IntegrityError, match="occupancy_no_overlap_per_resource"):
+        Occupancy.objects.create(
+            resource=resource_for_mediator(mediator),
+            start=START + timedelta(hours=1),
+            end=START + timedelta(hours=2),
+            kind="meeting",
+            meeting=meeting,
+        )

@@ -1,0 +1,245 @@
+"""Offers with holds, the family's pick by link, expiry, reschedule and cancel, through the API."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+import time_machine
+from rest_framework.test import APIClient
+
+from booking.models import CaseEvent, Meeting, Offer
+from scheduling.models import Occupancy
+from scheduling.occupancy import overlapping_active_pairs
+from tests.booking import helpers
+
+pytestmark = pytest.mark.django_db
+NOW = datetime(2026, 11, 27, 10, tzinfo=UTC)
+
+
+def _staff(user: Any) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def _offer(t: dict[str, Any], case: Any, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+    response = _staff(t["coordinator"]).post(f"/api/cases/{case.pk}/offers/", payload or {}, format="json")
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+@time_machine.travel(NOW, tick=False)
+def test_an_offer_holds_three_separate_slots_on_every_resource() -> None:
+    t = helpers.tenant(today=date(2026, 11, 27))
+    m = helpers.mediator(t)
+    case = helpers.case(t, la_notified=date(2026, 11, 20))
+    body = _offer(t, case)
+    assert len(body["options"]) == 3
+    starts = [o["start"] for o in body["options"]]
+    assert len({s[:10] for s in starts}) == 3  # different days where possible
+    raw = body["token"].split(":")[0].split(".", 1)[1]
+    assert len(raw) * 6 >= 128  # url-safe base64: 6 bits a character
+    assert body["booking_url"].endswith(f"/book/{body['token']}/")
+    holds = Occupancy.objects.filter(kind="hold", active=True)
+    assert holds.count() == 6  # mediator and LA officer, for each of 3 slots
+    assert {h.resource.kind for h in holds} == {"mediator", "staff"}
+    mediator_hold = holds.filter(resource__mediator=m).order_by("start").first()
+    first = Offer.objects.get().slots.order_by("start").first()
+    assert (first.start - mediator_hold.start).seconds == 15 * 60  # the buffer before
+    case.refresh_from_db()
+    assert case.state == "scheduling"
+    assert overlapping_active_pairs() == 0
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_family_picks_a_slot_and_the_other_holds_are_released() -> None:
+    t = helpers.tenant(today=date(2026, 11, 27))
+    helpers.mediator(t)
+    case = helpers.case(t, la_notified=date(2026, 11, 20))
+    body = _offer(t, case)
+    family = APIClient()
+    view = family.get(f"/api/offers/{body['token']}/")
+    assert view.status_code == 200
+    assert "case" not in view.json() and all("mediator" not in o for o in view.json()["options"])
+    chosen = body["options"][1]
+    accepted = family.post(f"/api/offers/{body['token']}/accept/", {"slot": chosen["slot"]}, format="json")
+    assert accepted.status_code == 200, accepted.content
+    assert accepted.json()["start"] == chosen["start"]
+    meeting = Meeting.objects.get(case=case)
+    assert meeting.status == "confirmed" and meeting.sequence == 0
+    assert set(Occupancy.objects.filter(active=True).values_list("kind", "meeting_id")) == {("meeting", meeting.pk)}
+    assert Occupancy.objects.filter(active=True).count() == 2
+    case.refresh_from_db()
+    assert case.state == "scheduled"
+    again = family.post(f"/api/offers/{body['token']}/accept/", {"slot": chosen["slot"]}, format="json")
+    assert again.status_code == 409
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_tampered_or_foreign_link_is_refused() -> None:
+    t = helpers.tenant(today=date(2026, 11, 27))
+    helpers.mediator(t)
+    case_a = helpers.case(t, la_notified=date(2026, 11, 20), officer=False)
+    case_b = helpers.case(t, la_notified=date(2026, 11, 20), officer=False)
+    a, b = _offer(t, case_a), _offer(t, case_b, {"count": 1})
+    family = APIClient()
+    tampered = a["token"][:-2] + ("AA" if not a["token"].endswith("AA") else "BB")
+    assert family.get(f"/api/offers/{tampered}/").status_code == 404
+    assert family.get("/api/offers/not-a-token/").status_code == 404
+    wrong_slot = family.post(f"/api/offers/{b['token']}/accept/", {"slot": a["options"][0]["slot"]}, format="json")
+    assert wrong_slot.status_code == 400
+    assert not Meeting.objects.exists()
+
+
+@time_machine.travel(NOW, tick=False)
+def test_an_expired_offer_is_a_410_its_holds_go_and_the_coordinator_is_told() -> None:
+    t = helpers.tenant(today=date(2026, 11, 27))
+    helpers.mediator(t)
+    case = helpers.case(t, la_notified=date(2026, 11, 20))
+    body = _offer(t, case)
+    # Friday 27 Nov + 3 working days = Wednesday 2 Dec, same time of day.
+    assert body["expires_at"] == "2026-12-02T10:00:00+00:00"
+    with time_machine.travel(datetime(2026, 12, 2, 10, 1, tzinfo=UTC), tick=False):
+        response = APIClient().post(
+            f"/api/offers/{body['token']}/accept/", {"slot": body["options"][0]["slot"]}, format="json"
+        )
+    assert response.status_code == 410
+    assert "expired" in response.json()["message"]
+    assert Offer.objects.get().status == "expired"
+    assert not Occupancy.objects.filter(active=True).exists()
+    assert CaseEvent.objects.filter(case=case, details__coordinator_alert=True).exists()
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_slot_taken_in_the_meantime_is_a_409_with_the_options_still_open() -> None:
+    t = helpers.tenant(today=date(2026, 11, 27))
+    helpers.mediator(t)
+    case = helpers.case(t, la_notified=date(2026, 11, 20))
+    body = _offer(t, case)
+    first = body["options"][0]
+    # The first slot's holds were lost (say, released by hand) and another case booked that time.
+    Occupancy.objects.filter(offer_slot_id=first["slot"]).update(active=False)
+    other = helpers.case(t, la_notified=date(2026, 11, 20))
+    mediator_id = Offer.objects.get().slots.get(pk=first["slot"]).mediator_id
+    booked = _staff(t["coordinator"]).post(
+        f"/api/cases/{other.pk}/meetings/",
+        {"start": first["start"], "end": first["end"], "mediator": mediator_id, "mode": "online"},
+        format="json",
+    )
+    assert booked.status_code == 201, booked.content
+    response = APIClient().post(f"/api/offers/{body['token']}/accept/", {"slot": first["slot"]}, format="json")
+    assert response.status_code == 409
+    assert response.json()["extra"]["options"] == [o["slot"] for o in body["options"][1:]]
+    assert Offer.objects.get().status == "open"
+    assert Occupancy.objects.filter(offer_slot__offer__case=case, active=True).count() == 4
+    assert overlapping_active_pairs() == 0
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_coordinator_can_offer_chosen_slots_but_not_busy_ones() -> None:
+    t = helpers.tenant(today=date(2026, 11, 27))
+    m = helpers.mediator(t)
+    case = helpers.case(t, la_notified=date(2026, 11, 20))
+    choice = {
+        "start": "2026-12-07T13:00Z",
+        "end": "2026-12-07T16:00Z",
+        "mediator": m.pk,
+        "mode": "in_person",
+        "room": t["room"].pk,
+    }
+    body = _offer(t, case, {"slots": [choice]})
+    assert body["options"][0]["venue"]["name"] == "Hall"
+    other = helpers.case(t, la_notified=date(2026, 11, 20))
+    clash = _staff(t["coordinator"]).post(f"/api/cases/{other.pk}/offers/", {"slots": [choice]}, format="json")
+    assert clash.status_code == 409
+    off_grid = {**choice, "start": "2026-12-08T13:07Z", "end": "2026-12-08T16:07Z"}
+    assert (
+        _staff(t["coordinator"])
+        .post(f"/api/cases/{other.pk}/offers/", {"slots": [off_grid]}, format="json")
+        .status_code
+        == 409
+    )
+
+
+@time_machine.travel(NOW, tick=False)
+def test_booking_inside_the_notice_period_is_refused_without_consent() -> None:
+    t = helpers.tenant(today=date(2026, 11, 27))
+    m = helpers.mediator(t)
+    case = helpers.case(t, la_notified=date(2026, 11, 20))
+    payload = {"start": "2026-12-02T10:00Z", "end": "2026-12-02T13:00Z", "mediator": m.pk, "mode": "online"}
+    refused = _staff(t["coordinator"]).post(f"/api/cases/{case.pk}/meetings/", payload, format="json")
+    assert refused.status_code == 409
+    assert "5 working days" in refused.json()["message"]
+    case.short_notice_consent = True
+    case.save()
+    assert _staff(t["coordinator"]).post(f"/api/cases/{case.pk}/meetings/", payload, format="json").status_code == 201
+
+
+@time_machine.travel(NOW, tick=False)
+def test_reschedule_moves_every_occupancy_and_cancel_releases_them() -> None:
+    t = helpers.tenant(today=date(2026, 11, 27))
+    m = helpers.mediator(t)
+    case = helpers.case(t, la_notified=date(2026, 11, 20))
+    client = _staff(t["coordinator"])
+    payload = {"start": "2026-12-07T10:00Z", "end": "2026-12-07T13:00Z", "mediator": m.pk, "mode": "online"}
+    meeting = client.post(f"/api/cases/{case.pk}/meetings/", payload, format="json").json()
+    moved = client.patch(
+        f"/api/meetings/{meeting['id']}/", {"start": "2026-12-08T10:00Z", "end": "2026-12-08T13:00Z"}, format="json"
+    )
+    assert moved.status_code == 200, moved.content
+    assert moved.json()["sequence"] == 1 and moved.json()["uid"] == meeting["uid"]
+    active = Occupancy.objects.filter(active=True)
+    assert active.count() == 2 and all(o.start.day == 8 for o in active)
+    cancelled = client.post(
+        f"/api/meetings/{meeting['id']}/cancel/", {"cancelled_by": "la", "reason": "officer ill"}, format="json"
+    )
+    assert cancelled.status_code == 200
+    assert cancelled.json()["cancelled_by"] == "la" and cancelled.json()["sequence"] == 2
+    assert not Occupancy.objects.filter(active=True).exists()
+    case.refresh_from_db()
+    assert case.state == "scheduling"
+    assert CaseEvent.objects.filter(case=case, reason__contains="cancelled by Local authority").exists()
+    again = client.post(f"/api/meetings/{meeting['id']}/cancel/", {"cancelled_by": "la", "reason": "x"}, format="json")
+    assert again.status_code == 409
+
+
+@time_machine.travel(NOW, tick=False)
+def test_when_30_days_cannot_be_met_the_case_stays_schedulable_after_the_due_date() -> None:
+    t = helpers.tenant(today=date(2026, 11, 27))
+    helpers.mediator(t)
+    case = helpers.case(t, la_notified=date(2026, 11, 3))  # due 3 December, inside the notice period
+    client = _staff(t["coordinator"])
+    refused = client.post(f"/api/cases/{case.pk}/offers/", {}, format="json")
+    assert refused.status_code == 409
+    assert refused.json()["extra"]["statutory_path"] == {"to": "not_arranged_30_days"}
+    moved = client.post(f"/api/cases/{case.pk}/transitions/", {"to": "not_arranged_30_days"}, format="json")
+    assert moved.status_code == 200
+    assert moved.json()["deadlines"]["certificate"]["due"] == "2026-12-02"
+    offer = client.post(f"/api/cases/{case.pk}/offers/", {}, format="json")
+    assert offer.status_code == 201
+    assert offer.json()["options"][0]["start"].startswith("2026-12-04")
+
+
+@time_machine.travel(NOW, tick=False)
+def test_matching_ranks_the_eligible_and_says_why_the_others_are_excluded() -> None:
+    t = helpers.tenant(today=date(2026, 11, 27))
+    good = helpers.mediator(t, name="Good")
+    expired = helpers.mediator(t, name="Lapsed", accreditation_expires=date(2026, 1, 1))
+    employed = helpers.mediator(t, name="Employed")
+    employed.employers.add(t["la"])
+    no_health = helpers.mediator(t, name="General")
+    case = helpers.case(t, la_notified=date(2026, 11, 20))
+    body = _staff(t["coordinator"]).get(f"/api/cases/{case.pk}/mediator-matches/").json()
+    by_name = {m["mediator"]["name"]: m for m in body["matches"]}
+    assert by_name["Good"]["eligible"] and by_name["General"]["eligible"]
+    assert by_name["Lapsed"]["excluded_by"][0]["rule"] == "accreditation"
+    assert by_name["Employed"]["excluded_by"][0]["rule"] == "independence"
+    assert body["matches"][0]["eligible"] and body["matches"][0]["earliest_slot"] == "2026-12-04T09:30:00+00:00"
+    refused = _staff(t["coordinator"]).post(f"/api/cases/{case.pk}/mediator/", {"mediator": expired.pk}, format="json")
+    assert refused.status_code == 409
+    assigned = _staff(t["coordinator"]).post(f"/api/cases/{case.pk}/mediator/", {"mediator": good.pk}, format="json")
+    assert assigned.status_code == 200
+    assert CaseEvent.objects.filter(case=case, kind="mediator_assigned", details__to=good.pk).exists()
+    assert no_health.pk
