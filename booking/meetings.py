@@ -15,6 +15,7 @@ from booking.models import Case, CaseEvent, Meeting, Participant
 from booking.services import _record, case_transition
 from booking.states import SCHEDULABLE_STATES, State
 from core.errors import ApplicationError, ConflictError
+from notifications import services as notifications
 from scheduling.models import Mediator, Occupancy, Room
 from scheduling.occupancy import Claim, occupy, resource_for_mediator, resource_for_room, resource_for_user
 
@@ -126,6 +127,8 @@ def meeting_book(
         case.save(update_fields=["mediator"])
     if case.state == State.ISSUES_CAPTURED or case.state == State.ICB_NOTIFIED:
         case = case_transition(case=case, actor=actor, target=State.SCHEDULING, today=local_day(now), system=True)
+    notifications.meeting_confirmed(meeting, now=now)
+    _calendar_changed(meeting)
     case_transition(
         case=case,
         actor=actor,
@@ -170,6 +173,8 @@ def meeting_reschedule(
             "to": start.isoformat(),
         },
     )
+    notifications.meeting_changed(meeting, now=now)
+    _calendar_changed(meeting)
     return meeting
 
 
@@ -194,4 +199,23 @@ def meeting_cancel(*, meeting: Meeting, actor: Any, cancelled_by: str, reason: s
             system=True,
             reason=f"meeting cancelled by {meeting.get_cancelled_by_display()}: {reason}",
         )
+    else:
+        _record(
+            case,
+            CaseEvent.Kind.UPDATED,
+            actor=actor,
+            reason=f"meeting cancelled by {meeting.get_cancelled_by_display()}: {reason}",
+            details={"meeting": meeting.pk},
+        )
+    notifications.meeting_cancelled(meeting, now=now)
+    _calendar_changed(meeting)
     return meeting
+
+
+def _calendar_changed(meeting: Meeting) -> None:
+    """After commit, hand the meeting to the calendar push (connected CalDAV calendars), if that is set up."""
+    try:
+        from scheduling.caldav.push import calendar_meeting_changed
+    except ImportError:
+        return
+    transaction.on_commit(lambda: calendar_meeting_changed(meeting.pk))

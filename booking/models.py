@@ -310,3 +310,58 @@ class Meeting(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case} meeting {self.start:%Y-%m-%d %H:%M}"
+
+
+class MeetingAttendee(models.Model):
+    """One attendee of a meeting as calendars see them: their iTIP role and their answer (PARTSTAT)."""
+
+    class Partstat(models.TextChoices):
+        NEEDS_ACTION = "NEEDS-ACTION", "No answer yet"
+        ACCEPTED = "ACCEPTED", "Accepted"
+        DECLINED = "DECLINED", "Declined"
+        TENTATIVE = "TENTATIVE", "Maybe"
+        DELEGATED = "DELEGATED", "Delegated"
+
+    meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="attendees")
+    participant = models.ForeignKey(Participant, on_delete=models.SET_NULL, null=True, blank=True)
+    name = models.CharField(max_length=200)
+    email = models.EmailField(blank=True)
+    ical_role = models.CharField(max_length=20, default="REQ-PARTICIPANT")
+    partstat = models.CharField(max_length=20, choices=Partstat.choices, default=Partstat.NEEDS_ACTION)
+    wants_another_time = models.BooleanField(default=False)
+    reply_sequence = models.IntegerField(default=-1, help_text="SEQUENCE of the invitation the answer was to")
+    responded_at = models.DateTimeField(null=True, blank=True)
+    active = models.BooleanField(default=True, help_text="False once removed from the meeting (sent a CANCEL)")
+    token = models.CharField(max_length=40, unique=True, help_text="Random part of this attendee's answer links")
+
+    class Meta:
+        ordering = ["meeting", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["meeting", "participant"],
+                condition=models.Q(participant__isnull=False),
+                name="attendee_once_per_meeting",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.partstat})"
+
+
+class CalendarFeed(models.Model):
+    """A mediator's private subscription feed of their meetings (/calendar/<token>.ics). Revocable."""
+
+    mediator = models.ForeignKey("scheduling.Mediator", on_delete=models.CASCADE, related_name="feeds")
+    token = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["mediator"], condition=models.Q(revoked_at__isnull=True), name="one_live_feed_per_mediator"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Feed of {self.mediator} ({'revoked' if self.revoked_at else 'live'})"

@@ -19,6 +19,7 @@ from booking.models import Case, CaseEvent, Meeting, Offer, OfferSlot
 from booking.services import _record, case_transition
 from booking.states import State
 from core.errors import ApplicationError, ConflictError, GoneError
+from notifications import services as notifications
 from scheduling.models import Mediator, Occupancy, Room
 from scheduling.occupancy import SlotTakenError, occupy
 from scheduling.search import SlotQuery, case_slot_search
@@ -109,6 +110,7 @@ def _verify_choice(case: Case, choice: SlotChoice, now: datetime) -> SlotChoice:
 def _release_open_offers(case: Case, *, now: datetime) -> None:
     for offer in case.offers.filter(status=Offer.Status.OPEN):
         Occupancy.objects.filter(offer_slot__offer=offer, active=True).update(active=False)
+        notifications.cancel_pending(offer=offer)
         offer.status, offer.decided_at = Offer.Status.WITHDRAWN, now
         offer.save(update_fields=["status", "decided_at"])
 
@@ -191,7 +193,9 @@ def offer_create(
         reason="slots offered",
         details={"offer": offer.pk, "slots": len(choices), "expires_at": expires_at.isoformat()},
     )
-    return offer, offer_token(offer.pk, raw)
+    token = offer_token(offer.pk, raw)
+    notifications.offer_made(offer, link=f"{settings.SITE_URL}/book/{token}/", now=now)
+    return offer, token
 
 
 @transaction.atomic
@@ -208,6 +212,13 @@ def offer_expire(*, offer: Offer, now: datetime) -> bool:
             actor=None,
             reason="offer expired: the family did not choose",
             details={"offer": offer.pk, "coordinator_alert": True},
+        )
+        notifications.cancel_pending(offer=offer)
+        notifications.coordinator_alert(
+            offer.case,
+            problem="The family did not choose a time before the offer expired. Offer new times.",
+            key=f"offer-expired:{offer.pk}",
+            now=now,
         )
     return bool(updated)
 
@@ -246,6 +257,7 @@ def _accept(offer_id: int, slot_id: int, now: datetime) -> Meeting:
     )
     offer.status, offer.decided_at = Offer.Status.ACCEPTED, now
     offer.save(update_fields=["status", "decided_at"])
+    notifications.cancel_pending(offer=offer)
     return meeting
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from booking import apis, meeting_apis
+from booking import apis, calendar_views, meeting_apis
 
 app_name = "booking"
 urlpatterns = [
@@ -24,4 +24,7 @@ urlpatterns = [
     path("offers/<str:token>/accept/", meeting_apis.OfferAcceptApi.as_view(), name="offer-accept"),
     path("meetings/<int:meeting_id>/", meeting_apis.MeetingDetailApi.as_view(), name="meeting-detail"),
     path("meetings/<int:meeting_id>/cancel/", meeting_apis.MeetingCancelApi.as_view(), name="meeting-cancel"),
+    path("meetings/<int:meeting_id>/invite.ics", calendar_views.MeetingInviteIcsApi.as_view(), name="meeting-ics"),
+    path("mediators/<int:mediator_id>/calendar-feed/", calendar_views.MediatorFeedApi.as_view(), name="mediator-feed"),
+    path("inbound-email/", calendar_views.InboundEmailApi.as_view(), name="inbound-email"),
 ]

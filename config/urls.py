@@ -5,7 +5,9 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from booking import calendar_views, respond
 from core import apis as core_apis
+from core.errors import json_not_found
 
 api = [
     path("organisations/", core_apis.OrganisationListApi.as_view(), name="organisation-list"),
@@ -22,7 +24,14 @@ api = [
 ]
 
 urlpatterns = [
+    path("m/<str:token>/", respond.respond_short, name="respond-short"),
+    path("respond/<str:token>/", respond.respond, name="respond"),
+    path("respond/<str:token>/<str:answer>/", respond.respond, name="respond-answer"),
+    path("calendar/<str:token>.ics", calendar_views.calendar_feed, name="calendar-feed"),
+    path("", include("notifications.urls")),
     path("", RedirectView.as_view(url="/api/docs/", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/", include(api)),
 ]
+
+handler404 = json_not_found

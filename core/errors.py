@@ -78,3 +78,13 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         logger.exception("Database unavailable")
         return Response(_body("The service is briefly unavailable; try again."), status=503)
     return None
+
+
+def json_not_found(request: Any, exception: Exception | None = None) -> Any:
+    """404 for an unknown address: the API's JSON shape under /api/, a plain page elsewhere."""
+    from django.http import JsonResponse
+    from django.views.defaults import page_not_found
+
+    if request.path.startswith("/api/"):
+        return JsonResponse(_body("Not found."), status=404)
+    return page_not_found(request, exception)

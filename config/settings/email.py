@@ -20,3 +20,5 @@ if EMAIL_HOST:
 else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = str(_BASE_DIR / "var" / "outbox")
+# Shared secret that inbound-mail services send (Authorization: Bearer …) with calendar replies.
+INBOUND_EMAIL_SECRET = env_str("INBOUND_EMAIL_SECRET", "")

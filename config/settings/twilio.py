@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from config.env import env_str
+from config.env import env_int, env_str
 
 TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN", "")
@@ -10,3 +10,6 @@ TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER", "")
 TWILIO_MESSAGING_SERVICE_SID = env_str("TWILIO_MESSAGING_SERVICE_SID", "")
 # Only for tests and local fakes: where the twilio client sends its API calls.
 TWILIO_API_BASE_URL = env_str("TWILIO_API_BASE_URL", "")
+# At most this many SMS a second from one sender (Twilio's long-code limit is lower than its short-code one).
+SMS_RATE_PER_SECOND = env_int("SMS_RATE_PER_SECOND", 10)
+TWILIO_TIMEOUT = 10.0

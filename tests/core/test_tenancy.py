@@ -42,6 +42,9 @@ def _routes(w: Any) -> list[tuple[str, str, Any, int]]:
         ("get", f"/api/meetings/{w.meeting_a.pk}/", None, 200),
         ("patch", f"/api/meetings/{w.meeting_a.pk}/", {"start": "2026-12-15T10:00Z", "end": "2026-12-15T13:00Z"}, 200),
         ("post", f"/api/meetings/{w.meeting_a.pk}/cancel/", {"cancelled_by": "la", "reason": "ill"}, 200),
+        ("get", f"/api/meetings/{w.meeting_a.pk}/invite.ics", None, 200),
+        ("post", f"/api/mediators/{ma}/calendar-feed/", None, 201),
+        ("delete", f"/api/mediators/{ma}/calendar-feed/", None, 204),
         ("get", f"/api/mediators/{ma}/free-busy/?start=2026-12-01T00:00Z&end=2026-12-08T00:00Z", None, 200),
         (
             "post",
@@ -68,7 +71,7 @@ def _meeting(w: Any) -> dict[str, Any]:
     return {"start": "2026-12-16T10:00Z", "end": "2026-12-16T13:00Z", "mediator": w.mediator_a.pk, "mode": "online"}
 
 
-ROUTE_COUNT = 31
+ROUTE_COUNT = 34
 # Collection routes: the owner sees their rows, another tenant sees none of them.
 LISTS = [
     "/api/organisations/",
@@ -86,6 +89,7 @@ OPEN = {
     # The family's link is the credential: a wrong, tampered or other offer's token is a 404 (tests/booking).
     "/api/offers/{id}/": "authorised by the signed family link",
     "/api/offers/{id}/accept/": "authorised by the signed family link",
+    "/api/inbound-email/": "authorised by the inbound-mail shared secret (tests/booking/test_replies.py)",
 }
 
 

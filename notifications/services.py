@@ -1,0 +1,255 @@
+"""Writing messages into the outbox: idempotent, in the caller's transaction, never calling another server.
+
+Urgent messages (invitations, updates, cancellations, offers) are also handed to a worker once the transaction
+commits, when a broker is configured; everything else, and anything the hand-off missed, is found by the dispatcher.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from notifications.models import Message, ReminderSchedule
+
+logger = logging.getLogger(__name__)
+
+URGENT = {Message.Kind.INVITATION, Message.Kind.UPDATE, Message.Kind.CANCELLATION, Message.Kind.OFFER}
+DEFAULT_REMINDERS = [
+    {"channel": "email", "minutes_before": 7 * 24 * 60},
+    {"channel": "email", "minutes_before": 24 * 60},
+    {"channel": "sms", "minutes_before": 24 * 60},
+    {"channel": "sms", "minutes_before": 2 * 60},
+]
+FAMILY_ROLES = ("parent", "young_person", "alternative_person", "supporter")
+
+
+def message_queue(*, dedupe_key: str, **fields: Any) -> Message | None:
+    """Write one message unless one with this key exists (then nothing happens). Returns the new row or None."""
+    if Message.objects.filter(dedupe_key=dedupe_key).exists():
+        return None
+    try:
+        with transaction.atomic():
+            message = Message.objects.create(dedupe_key=dedupe_key, **fields)
+    except IntegrityError:
+        return None  # written by a concurrent transaction
+    if message.kind in URGENT and settings.CELERY_BROKER_URL:
+        transaction.on_commit(lambda: _hand_off(message.pk))
+    return message
+
+
+def _hand_off(message_id: int) -> None:
+    """Give an urgent message to a worker now. If the broker is down, the dispatcher sends it a little later."""
+    from notifications.tasks import message_send_task
+
+    try:
+        message_send_task.apply_async((message_id,), retry=False)
+    except Exception:  # noqa: BLE001 - a broker outage must never fail the request that caused the message
+        logger.warning("Broker unavailable; message %s waits for the dispatcher", message_id)
+
+
+def wants(participant: Any, channel: str) -> bool:
+    prefs = participant.preferred_channels or []
+    address = participant.email if channel == "email" else participant.mobile
+    return bool(address) and (not prefs or channel in prefs)
+
+
+def _provider(case: Any) -> Any:
+    return case.provider
+
+
+def _family(case: Any) -> Iterable[Any]:
+    return [p for p in case.participants.all() if p.role in FAMILY_ROLES]
+
+
+def cancel_pending(*, meeting: Any = None, offer: Any = None, kinds: Iterable[str] | None = None) -> int:
+    qs = Message.objects.filter(status=Message.Status.PENDING)
+    if meeting is not None:
+        qs = qs.filter(meeting=meeting)
+    if offer is not None:
+        qs = qs.filter(offer=offer)
+    if kinds is not None:
+        qs = qs.filter(kind__in=list(kinds))
+    return qs.update(status=Message.Status.CANCELLED, last_error="no longer applies")
+
+
+def _reminder_offsets(organisation: Any) -> list[dict[str, Any]]:
+    schedule = ReminderSchedule.objects.filter(organisation=organisation).first()
+    return schedule.offsets if schedule and schedule.offsets else DEFAULT_REMINDERS
+
+
+def meeting_attendees_sync(meeting: Any) -> tuple[list[Any], list[Any]]:
+    """Make the attendee list match the case's participants. Returns (current, removed-just-now)."""
+    from booking.models import MeetingAttendee
+
+    roles = {"mediator": "CHAIR", "supporter": "OPT-PARTICIPANT", "observer": "OPT-PARTICIPANT"}
+    participants = list(meeting.case.participants.all())
+    existing = {a.participant_id: a for a in meeting.attendees.all() if a.participant_id}
+    current = []
+    for p in participants:
+        attendee = existing.pop(p.pk, None)
+        if attendee is None:
+            attendee = MeetingAttendee.objects.create(
+                meeting=meeting,
+                participant=p,
+                name=p.name,
+                email=p.email,
+                ical_role=roles.get(p.role, "REQ-PARTICIPANT"),
+                token=secrets.token_urlsafe(16),
+            )
+        elif not attendee.active or attendee.email != p.email or attendee.name != p.name:
+            attendee.active, attendee.email, attendee.name = True, p.email, p.name
+            attendee.save(update_fields=["active", "email", "name"])
+        current.append(attendee)
+    removed = [a for a in existing.values() if a.active]
+    for attendee in removed:
+        attendee.active = False
+        attendee.save(update_fields=["active"])
+    return current, removed
+
+
+def _meeting_message(
+    meeting: Any,
+    attendee: Any,
+    kind: str,
+    channel: str,
+    *,
+    now: datetime,
+    method: str = "",
+    due_at: datetime | None = None,
+    tag: str = "",
+) -> None:
+    p = attendee.participant
+    to = attendee.email if channel == "email" else (p.mobile if p else "")
+    if not to:
+        return
+    message_queue(
+        dedupe_key=f"{kind}:{meeting.uid}:{meeting.sequence}:{attendee.pk}:{channel}{tag}",
+        kind=kind,
+        channel=channel,
+        to=to,
+        recipient_name=attendee.name,
+        organisation=_provider(meeting.case),
+        case=meeting.case,
+        meeting=meeting,
+        participant=p,
+        attendee=attendee,
+        sequence=meeting.sequence,
+        calendar_method=method if channel == "email" else "",
+        due_at=due_at or now,
+    )
+
+
+def _reminders(meeting: Any, attendees: list[Any], now: datetime) -> None:
+    for offset in _reminder_offsets(_provider(meeting.case)):
+        due = meeting.start - timedelta(minutes=int(offset["minutes_before"]))
+        if due <= now:
+            continue
+        for attendee in attendees:
+            p = attendee.participant
+            if p is None or not wants(p, offset["channel"]):
+                continue
+            if offset["channel"] == "sms" and p.role not in FAMILY_ROLES:
+                continue
+            _meeting_message(
+                meeting,
+                attendee,
+                Message.Kind.REMINDER,
+                offset["channel"],
+                now=now,
+                due_at=due,
+                tag=f":{offset['minutes_before']}",
+            )
+
+
+def _announce(meeting: Any, attendees: list[Any], kind: str, method: str, now: datetime) -> None:
+    for attendee in attendees:
+        if attendee.email:
+            _meeting_message(meeting, attendee, kind, "email", now=now, method=method)
+        p = attendee.participant
+        if p is not None and p.role in FAMILY_ROLES and wants(p, "sms"):
+            _meeting_message(meeting, attendee, kind, "sms", now=now)
+
+
+def meeting_confirmed(meeting: Any, *, now: datetime) -> None:
+    attendees, _ = meeting_attendees_sync(meeting)
+    _announce(meeting, attendees, Message.Kind.INVITATION, "REQUEST", now)
+    _reminders(meeting, attendees, now)
+
+
+def meeting_changed(meeting: Any, *, now: datetime) -> None:
+    """After a reschedule: pending reminders and invitations go; a REQUEST with the new SEQUENCE to everyone current,
+    a CANCEL to anyone no longer invited; new reminders."""
+    cancel_pending(meeting=meeting)
+    attendees, removed = meeting_attendees_sync(meeting)
+    _announce(meeting, attendees, Message.Kind.UPDATE, "REQUEST", now)
+    for attendee in removed:
+        _meeting_message(meeting, attendee, Message.Kind.CANCELLATION, "email", now=now, method="CANCEL")
+    _reminders(meeting, attendees, now)
+
+
+def meeting_cancelled(meeting: Any, *, now: datetime) -> None:
+    cancel_pending(meeting=meeting)
+    attendees = [a for a in meeting.attendees.all() if a.active]
+    _announce(meeting, attendees, Message.Kind.CANCELLATION, "CANCEL", now)
+
+
+def offer_made(offer: Any, *, link: str, now: datetime) -> None:
+    """Tell the family about the offered times; remind them a day before the offer expires."""
+    for p in _family(offer.case):
+        if p.role == "supporter":
+            continue
+        for channel in ("email", "sms"):
+            if not wants(p, channel):
+                continue
+            common = {
+                "channel": channel,
+                "to": p.email if channel == "email" else p.mobile,
+                "recipient_name": p.name,
+                "organisation": _provider(offer.case),
+                "case": offer.case,
+                "offer": offer,
+                "participant": p,
+                "context": {"link": link},
+            }
+            message_queue(
+                dedupe_key=f"offer:{offer.pk}:{p.pk}:{channel}", kind=Message.Kind.OFFER, due_at=now, **common
+            )
+            expiring = offer.expires_at - timedelta(days=1)
+            if expiring > now:
+                message_queue(
+                    dedupe_key=f"offer_expiring:{offer.pk}:{p.pk}:{channel}",
+                    kind=Message.Kind.OFFER_EXPIRING,
+                    due_at=expiring,
+                    **common,
+                )
+
+
+def coordinator_alert(case: Any, *, problem: str, key: str, now: datetime) -> None:
+    """Tell the case's coordinators something needs them. Only the case reference and the problem, no details."""
+    from core.models import Membership
+
+    provider = _provider(case)
+    addresses = [provider.scheduling_email] if provider.scheduling_email else []
+    if not addresses:
+        addresses = list(
+            Membership.objects.filter(organisation=provider, role=Membership.Role.COORDINATOR)
+            .exclude(user__email="")
+            .values_list("user__email", flat=True)
+        )
+    for address in addresses:
+        message_queue(
+            dedupe_key=f"alert:{key}:{address}",
+            kind=Message.Kind.COORDINATOR_ALERT,
+            channel="email",
+            to=address,
+            organisation=provider,
+            case=case,
+            due_at=now,
+            context={"case_reference": case.reference, "problem": problem},
+        )
