@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from config.django.base import *  # noqa: F403
 
 DEBUG = False
@@ -15,4 +17,5 @@ CELERY_TASK_EAGER_PROPAGATES = True
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
     # A file, not memory: race tests run threads with their own connections against one database.
     (BASE_DIR / "var").mkdir(exist_ok=True)  # noqa: F405
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test-db.sqlite3")}  # noqa: F405
+    # One file per test process, so runs side by side do not share (and delete) each other's database.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / f"test-db-{os.getpid()}.sqlite3")}  # noqa: F405
