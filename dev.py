@@ -50,6 +50,7 @@ def run(extra: list[str]) -> int:
     manage("migrate", "--noinput", "-v", "0")
     manage("seed_demo")
     address = extra[0] if extra else "127.0.0.1:8000"
+    family_link = _demo_offer_link(address)
     print(
         f"""
 The service is starting on http://{address}/
@@ -67,11 +68,27 @@ Demo logins (password for all: demo-password-1)
   admin              administrator
   other.coordinator  another provider: sees none of the above cases
 
-Emails are kept in var/outbox/. Stop with Ctrl+C.
+{family_link}
+Messages are sent by a dispatcher running beside the server: emails land in var/outbox/
+and SMS in var/sms-dry-run.jsonl (no accounts needed). Stop with Ctrl+C.
 """,
         flush=True,
     )
-    return subprocess.call([PYTHON, "manage.py", "runserver", address, "--noreload"], cwd=ROOT)
+    env = {**os.environ, "SITE_URL": f"http://{address}"}
+    dispatcher = subprocess.Popen([PYTHON, "manage.py", "run_dispatcher"], cwd=ROOT, env=env)
+    try:
+        return subprocess.call([PYTHON, "manage.py", "runserver", address, "--noreload"], cwd=ROOT, env=env)
+    finally:
+        dispatcher.terminate()
+        dispatcher.wait(timeout=10)
+
+
+def _demo_offer_link(address: str) -> str:
+    """A family's booking link from the demo data, so a newcomer can walk the family's side of the flow."""
+    env = {**os.environ, "SITE_URL": f"http://{address}"}
+    result = subprocess.run([PYTHON, "manage.py", "demo_offer"], cwd=ROOT, env=env, capture_output=True, text=True)
+    link = result.stdout.strip().splitlines()[-1] if result.returncode == 0 and result.stdout.strip() else ""
+    return f"A family's booking link (open it in a private window):\n  {link}\n" if link else ""
 
 
 def test(extra: list[str]) -> int:

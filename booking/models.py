@@ -365,3 +365,230 @@ class CalendarFeed(models.Model):
 
     def __str__(self) -> str:
         return f"Feed of {self.mediator} ({'revoked' if self.revoked_at else 'live'})"
+
+
+# --- outcomes, certificates, feedback, the audit trail and retention (issue 9) ---------------------------------------
+
+
+class Outcome(models.Model):
+    """What the mediation came to. Private notes are shown only to the mediator and the provider's coordinators."""
+
+    class Result(models.TextChoices):
+        FULL = "full", "Full agreement"
+        PARTIAL = "partial", "Partial agreement"
+        NONE = "none", "No agreement"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+        DID_NOT_ATTEND = "did_not_attend", "Did not attend"
+
+    AGREEMENT_RESULTS = (Result.FULL, Result.PARTIAL)
+
+    case = models.OneToOneField(Case, on_delete=models.CASCADE, related_name="outcome")
+    result = models.CharField(max_length=20, choices=Result.choices)
+    mediation_date = models.DateField(help_text="The day the mediation ended")
+    agreement_date = models.DateField(null=True, blank=True, help_text="The date of the written mediation agreement")
+    la_was_party = models.BooleanField(default=True, help_text="False for a health-only agreement without the LA")
+    summary = models.TextField(blank=True)
+    private_notes = models.TextField(blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    recorded_by_label = models.CharField(max_length=200, blank=True)
+    recorded_at = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(agreement_date__isnull=True) | models.Q(result__in=["full", "partial"]),
+                name="outcome_agreement_needs_agreement",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case}: {self.get_result_display()}"
+
+
+class AgreedAction(models.Model):
+    """One thing the LA or ICB agreed to do, due by reg 42 SI 2014/1530."""
+
+    class Owner(models.TextChoices):
+        LA = "la", "Local authority"
+        ICB = "icb", "Integrated care board"
+
+    REG44_CHOICES = [
+        ("assess_notify", "Notify that the LA will assess"),
+        ("decide_not_to_issue", "Decision not to issue a plan"),
+        ("final_plan_after_assessment", "Final plan after assessment"),
+        ("draft_plan", "Draft plan"),
+        ("final_plan", "Final plan"),
+        ("amend_plan", "Amend the plan"),
+        ("amend_section_i", "Amend section I only"),
+        ("cease", "Cease to maintain"),
+    ]
+
+    outcome = models.ForeignKey(Outcome, on_delete=models.CASCADE, related_name="actions")
+    owner = models.CharField(max_length=3, choices=Owner.choices)
+    description = models.TextField()
+    appealable = models.BooleanField(help_text="A matter that could be appealed to the tribunal (reg 42(2))")
+    reg44_kind = models.CharField(max_length=30, choices=REG44_CHOICES, blank=True)
+    icb_tells_la = models.BooleanField(default=False, help_text="The ICB tells the LA of the agreement (reg 42(4))")
+    agreed_in_writing = models.DateField(null=True, blank=True, help_text="A different date agreed in writing")
+    due = models.DateField(db_index=True)
+    rule = models.TextField()
+    rule_version = models.CharField(max_length=20)
+    done_on = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["due", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(appealable=False) | ~models.Q(reg44_kind=""), name="action_appealable_has_kind"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_owner_display()}: due {self.due}"
+
+
+class Certificate(models.Model):
+    """The mediation certificate, as issued: its dates and the PDF itself."""
+
+    class Kind(models.TextChoices):
+        POST_MEDIATION = "post_mediation", "Mediation held"
+        DECLINED = "declined", "Family declined mediation"
+        NOT_ARRANGED_30_DAYS = "not_arranged_30_days", "Mediation not arranged within 30 days"
+        WITHDRAWN = "withdrawn", "Family withdrew from mediation"
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="certificates")
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    issuer = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="certificates_issued")
+    local_authority = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="certificates_received")
+    decision_sent = models.DateField(null=True, blank=True)
+    trigger_date = models.DateField()
+    due_on = models.DateField()
+    issued_on = models.DateField()
+    appeal_deadline = models.DateField(null=True, blank=True)
+    appeal_rule = models.TextField(blank=True)
+    issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    issued_by_label = models.CharField(max_length=200, blank=True)
+    pdf = models.BinaryField()
+    sha256 = models.CharField(max_length=64)
+    token = models.CharField(max_length=40, unique=True, help_text="Random part of the family's download link")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-issued_on", "-id"]
+        constraints = [models.UniqueConstraint(fields=["case", "kind"], name="certificate_once_per_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.case}: {self.get_kind_display()} certificate {self.issued_on}"
+
+
+class FeedbackRequest(models.Model):
+    """A short feedback form sent to the family by link after the meeting: a score from 1 to 5 and a comment."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="feedback_requests")
+    meeting = models.ForeignKey(Meeting, on_delete=models.SET_NULL, null=True, blank=True)
+    participant = models.ForeignKey(Participant, on_delete=models.SET_NULL, null=True, blank=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField()
+    score = models.PositiveSmallIntegerField(null=True, blank=True)
+    comment = models.TextField(blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(score__isnull=True) | models.Q(score__gte=1, score__lte=5), name="feedback_score_1_5"
+            ),
+            models.UniqueConstraint(fields=["case", "participant"], name="feedback_once_per_person"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Feedback for {self.case} ({'answered' if self.answered_at else 'open'})"
+
+
+class AuditRefused(Exception):
+    """The audit trail is append-only."""
+
+
+class AuditQuerySet(models.QuerySet):
+    def update(self, **kwargs: object) -> int:
+        raise AuditRefused("Audit events cannot be changed.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AuditRefused("Audit events cannot be deleted.")
+
+
+class AuditEvent(models.Model):
+    """Who viewed or changed a case, meeting or participant. Append-only: field names, never values."""
+
+    class Action(models.TextChoices):
+        VIEW = "view", "Viewed"
+        CREATE = "create", "Created"
+        CHANGE = "change", "Changed"
+        DELETE = "delete", "Deleted"
+
+    class ActorKind(models.TextChoices):
+        USER = "user", "Staff user"
+        FAMILY_LINK = "family_link", "Family link"
+        SYSTEM = "system", "System"
+
+    at = models.DateTimeField(db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    actor_kind = models.CharField(max_length=12, choices=ActorKind.choices)
+    actor_label = models.CharField(max_length=200)
+    action = models.CharField(max_length=6, choices=Action.choices)
+    object_type = models.CharField(max_length=20)
+    object_id = models.BigIntegerField()
+    # Plain ids, not foreign keys: the record outlives the rows it speaks of.
+    case_id_ref = models.BigIntegerField(null=True, blank=True, db_index=True)
+    path = models.CharField(max_length=300, blank=True)
+    via = models.CharField(max_length=10, blank=True, help_text="api, page, admin or system")
+    fields = models.JSONField(default=list, blank=True)
+
+    objects = AuditQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.actor_label} {self.action} {self.object_type} {self.object_id}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None:
+            raise AuditRefused("Audit events cannot be changed.")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise AuditRefused("Audit events cannot be deleted.")
+
+
+class RetentionPolicy(models.Model):
+    """How long personal data of a closed case is kept, set by the organisation (the LA as controller, usually)."""
+
+    DEFAULT_YEARS = 6
+
+    organisation = models.OneToOneField(Organisation, on_delete=models.CASCADE, related_name="retention_policy")
+    years_after_closure = models.PositiveSmallIntegerField(default=DEFAULT_YEARS)
+
+    class Meta:
+        verbose_name_plural = "retention policies"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(years_after_closure__gte=1), name="retention_at_least_a_year")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organisation}: {self.years_after_closure} years"
+
+
+class CaseAnonymisation(models.Model):
+    """A case whose personal data was removed, and when and why (retention or erasure)."""
+
+    case = models.OneToOneField(Case, on_delete=models.CASCADE, related_name="anonymisation")
+    at = models.DateTimeField()
+    reason = models.CharField(max_length=200)
+
+    def __str__(self) -> str:
+        return f"{self.case} anonymised {self.at:%Y-%m-%d}"

@@ -2,10 +2,9 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from booking import calendar_views, respond
+from booking import calendar_views, report_apis, respond
 from core import apis as core_apis
 from core.errors import json_not_found
 
@@ -29,7 +28,8 @@ urlpatterns = [
     path("respond/<str:token>/<str:answer>/", respond.respond, name="respond-answer"),
     path("calendar/<str:token>.ics", calendar_views.calendar_feed, name="calendar-feed"),
     path("", include("notifications.urls")),
-    path("", RedirectView.as_view(url="/api/docs/", permanent=False)),
+    path("", include(report_apis.page_urlpatterns)),
+    path("", include("web.urls")),
     path("admin/", admin.site.urls),
     path("api/", include(api)),
 ]

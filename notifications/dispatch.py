@@ -16,7 +16,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 
 from notifications.models import Message, PeriodicRun
-from notifications.sending import LEASE
+from notifications.sending import lease
 
 logger = logging.getLogger(__name__)
 
@@ -45,10 +45,10 @@ def claim_due(*, now: datetime, limit: int = 500) -> list[int]:
         qs = Message.objects.filter(due).order_by("due_at", "pk")
         if connection.vendor == "postgresql":
             ids = list(qs.select_for_update(skip_locked=True).values_list("pk", flat=True)[:limit])
-            Message.objects.filter(pk__in=ids).update(lease_until=now + LEASE)
+            Message.objects.filter(pk__in=ids).update(lease_until=now + lease())
             return ids
         candidates = list(qs.values_list("pk", flat=True)[:limit])
-        return [pk for pk in candidates if Message.objects.filter(due, pk=pk).update(lease_until=now + LEASE)]
+        return [pk for pk in candidates if Message.objects.filter(due, pk=pk).update(lease_until=now + lease())]
 
 
 def dispatch_due(*, now: datetime, send: Callable[[int], object], limit: int = 500) -> int:

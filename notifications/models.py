@@ -21,6 +21,7 @@ class Message(models.Model):
         REMINDER = "reminder", "Reminder"
         CERTIFICATE = "certificate", "Certificate"
         COORDINATOR_ALERT = "coordinator_alert", "Coordinator alert"
+        FEEDBACK = "feedback", "Feedback request"
 
     class Channel(models.TextChoices):
         EMAIL = "email", "Email"

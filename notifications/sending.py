@@ -20,7 +20,13 @@ from notifications.models import Message, SmsNumber
 from notifications.transports.base import TransportError
 
 logger = logging.getLogger(__name__)
-LEASE = timedelta(seconds=90)
+
+
+def lease() -> timedelta:
+    """How long a worker may hold a row; after that the row is handed out again (a worker died)."""
+    return timedelta(seconds=settings.NOTIFICATIONS_LEASE_SECONDS)
+
+
 MEETING_KINDS = (Message.Kind.INVITATION, Message.Kind.UPDATE, Message.Kind.REMINDER)
 
 
@@ -33,7 +39,7 @@ def backoff(attempts: int) -> timedelta:
 def message_claim(message_id: int, *, now: datetime) -> bool:
     return bool(
         Message.objects.filter(pk=message_id, status=Message.Status.PENDING, due_at__lte=now).update(
-            status=Message.Status.SENDING, lease_until=now + LEASE, attempts=F("attempts") + 1
+            status=Message.Status.SENDING, lease_until=now + lease(), attempts=F("attempts") + 1
         )
     )
 
@@ -99,7 +105,6 @@ def _email_fallback(message: Message, now: datetime) -> None:
 def message_send(message_id: int, *, now: datetime | None = None) -> str:
     """Send one due row. Returns what happened: skipped, cancelled, suppressed, deferred, sent, retry or failed."""
     from notifications import render
-    from notifications.sms_text import quiet_hours_deferral
     from notifications.transports import email as email_transport
     from notifications.transports import sms as sms_transport
 
@@ -117,7 +122,7 @@ def message_send(message_id: int, *, now: datetime | None = None) -> str:
             _set(message, status=Message.Status.SUPPRESSED, last_error=f"number {blocked}", lease_until=None)
             _email_fallback(message, now)
             return "suppressed"
-        later = quiet_hours_deferral(now, tz=settings.DISPLAY_TIME_ZONE)
+        later = _quiet_hours(now)
         if later is not None:
             _set(message, status=Message.Status.PENDING, due_at=later, lease_until=None, attempts=message.attempts - 1)
             return "deferred"
@@ -193,3 +198,16 @@ def _rate_limiter() -> Any:
     if _limiter is None:
         _limiter = RateLimiter(settings.SMS_RATE_PER_SECOND, redis_url=settings.CELERY_BROKER_URL or None)
     return _limiter
+
+
+def _quiet_hours(now: datetime) -> datetime | None:
+    """When an SMS may go if it is now quiet hours (setting SMS_QUIET_HOURS, e.g. "20:00-08:00"; empty: none)."""
+    from datetime import time as clock
+
+    from notifications.sms_text import quiet_hours_deferral
+
+    window = settings.SMS_QUIET_HOURS.strip()
+    if not window:
+        return None
+    start, end = (clock.fromisoformat(part.strip()) for part in window.split("-"))
+    return quiet_hours_deferral(now, tz=settings.DISPLAY_TIME_ZONE, start=start, end=end)

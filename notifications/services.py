@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from core.broker import enqueue_now
 from notifications.models import Message, ReminderSchedule
 
 logger = logging.getLogger(__name__)
@@ -47,10 +48,7 @@ def _hand_off(message_id: int) -> None:
     """Give an urgent message to a worker now. If the broker is down, the dispatcher sends it a little later."""
     from notifications.tasks import message_send_task
 
-    try:
-        message_send_task.apply_async((message_id,), retry=False)
-    except Exception:  # noqa: BLE001 - a broker outage must never fail the request that caused the message
-        logger.warning("Broker unavailable; message %s waits for the dispatcher", message_id)
+    enqueue_now(message_send_task, message_id)
 
 
 def wants(participant: Any, channel: str) -> bool:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+import scheduling.caldav.admin  # noqa: F401 - registers the calendar connection admin (without the password)
 from scheduling.models import Mediator, MediatorConflict, Room, Venue
 
 

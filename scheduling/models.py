@@ -353,3 +353,62 @@ class Occupancy(models.Model):
 
     def __str__(self) -> str:
         return f"{self.resource} {self.kind} {self.start:%Y-%m-%d %H:%M}–{self.end:%H:%M}"
+
+
+class CalendarConnection(models.Model):
+    """A resource's own CalDAV calendar: busy time is synced from it, and our meetings are written into it.
+
+    The app password is stored encrypted (scheduling.caldav.crypto) and never leaves the service: not in the API,
+    not in the admin. Sync state: an RFC 6578 sync token when the server has sync-collection, otherwise the ETags of
+    every resource for comparison; a circuit breaker stops calls to a failing server for a cool-down.
+    """
+
+    resource = models.OneToOneField(Resource, on_delete=models.CASCADE, related_name="calendar_connection")
+    server_url = models.URLField(max_length=500)
+    username = models.CharField(max_length=200)
+    password_encrypted = models.TextField(editable=False)
+    calendar_url = models.URLField(max_length=500)
+    calendar_name = models.CharField(max_length=200, blank=True)
+    push_enabled = models.BooleanField(default=True, help_text="Write this resource's meetings into the calendar")
+    sync_token = models.TextField(blank=True)
+    # "sync" (RFC 6578) or "etag" (the server refused sync-collection; compare ETags instead). Empty before the first.
+    sync_mode = models.CharField(max_length=10, blank=True)
+    etags = models.JSONField(default=dict, blank=True, help_text="href → ETag of every resource in the calendar")
+    synced_until = models.DateTimeField(null=True, blank=True, help_text="End of the window busy time was read for")
+    last_sync_at = models.DateTimeField(null=True, blank=True, help_text="Last attempt, good or not")
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    breaker_open_until = models.DateTimeField(null=True, blank=True)
+    # A claim, so that the periodic sync and a "sync now" never run on one connection at once.
+    sync_claimed_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            # calendars_sync_due: connections whose last attempt is older than the sync interval.
+            models.Index(fields=["last_sync_at"], name="calendarconn_sync_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resource} ↔ {self.calendar_name or self.calendar_url}"
+
+
+class CalendarEvent(models.Model):
+    """A meeting as written into one connected calendar: what was last written, so writes are conditional and
+    happen once per change."""
+
+    connection = models.ForeignKey(CalendarConnection, on_delete=models.CASCADE, related_name="events")
+    meeting = models.ForeignKey("booking.Meeting", on_delete=models.CASCADE, related_name="calendar_events")
+    etag = models.CharField(max_length=200, blank=True)
+    sequence = models.IntegerField(default=-1, help_text="The meeting's SEQUENCE last written or deleted")
+    deleted = models.BooleanField(default=False, help_text="Removed from the calendar (cancelled or uninvited)")
+    pushed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["connection", "meeting"], name="calendarevent_once")]
+
+    def __str__(self) -> str:
+        return f"{self.meeting} in {self.connection}"

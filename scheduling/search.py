@@ -17,6 +17,7 @@ from booking import statutory
 from booking.models import Case, Meeting, Participant
 from core.models import Organisation
 from scheduling import slots as engine
+from scheduling.caldav.sync import stale_resource_ids
 from scheduling.models import AvailabilityException, AvailabilityRule, BusyBlock, Mediator, Occupancy, Resource, Room
 
 FAMILY_ROLES = (Participant.Role.PARENT, Participant.Role.YOUNG_PERSON, Participant.Role.ALTERNATIVE_PERSON)
@@ -183,6 +184,7 @@ def case_slot_search(*, case: Case, query: SlotQuery, now: datetime, per_mediato
         else:
             by_user[user_id] = pk
     loaded = _load([*by_mediator.values(), *by_room.values(), *by_user.values()], start, end, now)
+    stale_ids = stale_resource_ids(now=now, resource_ids=by_mediator.values())
     closed = closed_days(start, end)
     organisations = {o.pk: o for o in Organisation.objects.filter(pk__in=[case.provider_id, case.local_authority_id])}
     provider, authority = organisations.get(case.provider_id), organisations.get(case.local_authority_id)
@@ -219,6 +221,7 @@ def case_slot_search(*, case: Case, query: SlotQuery, now: datetime, per_mediato
                 online=m.online,
                 in_person=m.in_person,
                 recent_assignments=float(recent.get(m.pk, 0)),
+                stale_calendar=rid in stale_ids,
             )
         )
     engine_rooms = []

@@ -13,13 +13,16 @@ Weekly rules and date exceptions
     only from ``valid_from`` to ``valid_until`` (both inclusive). An ``end`` of 00:00 means midnight at
     the end of the day. ``expand_availability`` expands rules per *local* date and converts each
     endpoint to UTC before any arithmetic, so 09:00-17:00 stays 09:00-17:00 local on both sides of a
-    clock change. A window on local date D covers the UTC instants from the first moment the local
-    wall clock shows ``start`` on D to the last moment it shows a time before ``end`` on D:
+    clock change. A window on local date D runs from the first instant whose local time on D is in
+    ``[start, end)`` to the last such instant, which means:
 
     * a start or end inside the spring-forward gap is clamped to the transition instant (a window
       wholly inside the gap is empty);
     * an ambiguous start (fall back) is its first occurrence (fold=0), an ambiguous end its second
-      (fold=1).
+      (fold=1); one exception: an end at the very first repeated time (01:00 in London) is its first
+      occurrence, because once the clocks go back they never again show a time before it;
+    * a start inside the repeated hour also covers the repeat of the times just before it (a window
+      is one interval, never two).
 
     ``closed_days`` (bank holidays) are local dates on which no weekly rule applies. A ``DateException``
     of kind "off" removes whole local days (no times) or a local window on each day of its range from
@@ -60,18 +63,26 @@ Ranking
     bonus below 1 (0.5 for the preferred mode, 0.25 for a preferred time, up to 0.2 for a mediator with
     few recent assignments). Since starts are whole minutes apart, a later slot never outscores an
     earlier one. ``reasons`` say the same in plain words.
+
+How a search runs
+    The people's common free time is computed once, as (everyone's availability) minus (anyone's busy
+    time), by linear merges. Mediators are then read in fairness order and only inside those
+    stretches: a calendar is sorted once and bisected, never merged as a whole, and reading stops as
+    soon as no unread mediator could change the answer. A search that finds its ``limit`` slots in
+    the first days reads a few days of the calendars it needs. Inside a stretch, heaps keep the
+    mediators free at the current start in fairness order, so each start costs O(log n).
 """
 
 from __future__ import annotations
 
 import heapq
 from bisect import bisect_left, bisect_right
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from itertools import chain, islice
+from operator import attrgetter, itemgetter, sub
 from typing import Literal, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -102,33 +113,36 @@ def _as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+_start_of = itemgetter(0)
+_end_of = itemgetter(1)
+_zone_of = attrgetter("tzinfo")
+
+
 def _sorted_utc(intervals: Iterable[Interval]) -> list[Interval]:
-    # Convert before sorting: datetimes that share a zone compare by wall time and ignore fold.
-    pairs = [
-        pair if pair[0].tzinfo is UTC and pair[1].tzinfo is UTC else (_as_utc(pair[0]), _as_utc(pair[1]))
-        for pair in intervals
-    ]
+    pairs = list(intervals)
+    if set(map(_zone_of, chain.from_iterable(pairs))) - {UTC}:
+        # Convert before sorting: datetimes that share a zone compare by wall time and ignore fold.
+        pairs = [(_as_utc(start), _as_utc(end)) for start, end in pairs]
     pairs.sort()
     return pairs
 
 
 def _merged(intervals: Iterable[Interval]) -> Iterator[Interval]:
     """Merge UTC intervals sorted by start, dropping empty ones."""
-    cur_start: datetime | None = None
-    cur_end: datetime | None = None
+    current: Interval | None = None
     for start, end in intervals:
         if start >= end:
             continue
-        if cur_end is None:
-            cur_start, cur_end = start, end
-        elif start <= cur_end:
-            if end > cur_end:
-                cur_end = end
+        if current is None:
+            current = start, end
+        elif start <= current[1]:
+            if end > current[1]:
+                current = current[0], end
         else:
-            yield cur_start, cur_end  # type: ignore[misc]
-            cur_start, cur_end = start, end
-    if cur_end is not None:
-        yield cur_start, cur_end  # type: ignore[misc]
+            yield current
+            current = start, end
+    if current is not None:
+        yield current
 
 
 def _intersected(a: Iterable[Interval], b: Iterable[Interval]) -> Iterator[Interval]:
@@ -165,6 +179,7 @@ def _subtracted(a: Iterable[Interval], b: Iterable[Interval]) -> Iterator[Interv
 
 
 def _clipped(intervals: Iterable[Interval], lo: datetime, hi: datetime) -> Iterator[Interval]:
+    """The parts of sorted intervals inside ``[lo, hi)``."""
     for start, end in intervals:
         if start >= hi:
             return
@@ -228,6 +243,7 @@ def _check_local_window(start: time, end: time) -> None:
         raise ValueError(f"window end {end} must be after its start {start} (00:00 ends at midnight)")
 
 
+@lru_cache(maxsize=4096)
 def _since_midnight(t: time) -> timedelta:
     return timedelta(hours=t.hour, minutes=t.minute, seconds=t.second, microseconds=t.microsecond)
 
@@ -246,11 +262,31 @@ def _transition_instant(wall: datetime, tz: ZoneInfo) -> datetime:
     return datetime.fromtimestamp(hi, UTC)
 
 
-def _wall_to_utc(wall: datetime, tz: ZoneInfo, *, fold: int) -> datetime:
-    utc = wall.replace(tzinfo=tz, fold=fold).astimezone(UTC)
-    if utc.astimezone(tz).replace(tzinfo=None) == wall:
-        return utc
-    return _transition_instant(wall, tz)
+def _occurrences(wall: datetime, tz: ZoneInfo) -> list[datetime]:
+    """The UTC instants at which the clocks show ``wall``: none in a gap, two in a repeat."""
+    found: list[datetime] = []
+    for fold in (0, 1):
+        utc = wall.replace(tzinfo=tz, fold=fold).astimezone(UTC)
+        if utc.astimezone(tz).replace(tzinfo=None) == wall and utc not in found:
+            found.append(utc)
+    return sorted(found)
+
+
+def _start_to_utc(wall: datetime, tz: ZoneInfo) -> datetime:
+    """The first instant at which the local time is ``wall`` or later."""
+    found = _occurrences(wall, tz)
+    return found[0] if found else _transition_instant(wall, tz)
+
+
+def _end_to_utc(wall: datetime, tz: ZoneInfo) -> datetime:
+    """The instant after the last one at which the local time is still before ``wall``."""
+    found = _occurrences(wall, tz)
+    if not found:
+        return _transition_instant(wall, tz)
+    # After a fall back the clocks show times before ``wall`` again only if the repeat began earlier.
+    if len(found) == 2 and len(_occurrences(wall - _TICK, tz)) == 2:
+        return found[1]
+    return found[0]
 
 
 class _Day(NamedTuple):
@@ -262,28 +298,25 @@ class _Day(NamedTuple):
 @lru_cache(maxsize=32768)
 def _local_day(tz_name: str, day: date) -> _Day:
     tz = ZoneInfo(tz_name)
-    start = _wall_to_utc(datetime.combine(day, _MIDNIGHT), tz, fold=0)
-    end = _wall_to_utc(datetime.combine(day + _DAY, _MIDNIGHT), tz, fold=0)
+    start = _start_to_utc(datetime.combine(day, _MIDNIGHT), tz)
+    end = _start_to_utc(datetime.combine(day + _DAY, _MIDNIGHT), tz)
     clean = end - start == _DAY and start.astimezone(tz).utcoffset() == end.astimezone(tz).utcoffset()
     return _Day(start, end, clean)
 
 
-def _local_instant(tz_name: str, day: date, wall: time, *, fold: int) -> datetime:
-    info = _local_day(tz_name, day)
-    if info.clean:
-        return info.start + _since_midnight(wall)
-    return _wall_to_utc(datetime.combine(day, wall), ZoneInfo(tz_name), fold=fold)
-
-
 def local_window(tz_name: str, day: date, start: time, end: time) -> Interval:
     """The UTC interval of the local window ``[start, end)`` on ``day`` (DST rules in the module doc)."""
-    low = _local_instant(tz_name, day, start, fold=0)
-    if end == _MIDNIGHT:
-        return low, _local_day(tz_name, day).end
-    return low, _local_instant(tz_name, day, end, fold=1)
+    info = _local_day(tz_name, day)
+    if info.clean:
+        low = info.start + _since_midnight(start)
+        return low, info.end if end == _MIDNIGHT else info.start + _since_midnight(end)
+    tz = ZoneInfo(tz_name)
+    low = _start_to_utc(datetime.combine(day, start), tz)
+    return low, info.end if end == _MIDNIGHT else _end_to_utc(datetime.combine(day, end), tz)
 
 
 def _local_dates(tz_name: str, start: datetime, end: datetime) -> tuple[date, date]:
+    """The local dates whose windows may touch ``[start, end)``, with a day to spare before."""
     tz = ZoneInfo(tz_name)
     return start.astimezone(tz).date() - _DAY, end.astimezone(tz).date()
 
@@ -337,17 +370,19 @@ class DateException:
         _check_zone(self.tz)
 
 
-def _rule_windows(rule: WeeklyRule, start: datetime, end: datetime, closed_days: frozenset[date]) -> Iterator[Interval]:
-    first, last = _local_dates(rule.tz, start, end)
+@lru_cache(maxsize=8192)
+def _rule_windows(rule: WeeklyRule, first: date, last: date, closed_days: frozenset[date]) -> tuple[Interval, ...]:
+    # Cached: many people share the same working hours, and a day's searches share the same dates.
     day = first + timedelta(days=(rule.weekday - first.weekday()) % 7)
+    windows = []
     while day <= last:
         if rule.applies_on(day) and day not in closed_days:
-            yield local_window(rule.tz, day, rule.start, rule.end)
+            windows.append(local_window(rule.tz, day, rule.start, rule.end))
         day += _WEEK
+    return tuple(windows)
 
 
-def _exception_windows(exc: DateException, start: datetime, end: datetime) -> Iterator[Interval]:
-    first, last = _local_dates(exc.tz, start, end)
+def _exception_windows(exc: DateException, first: date, last: date) -> Iterator[Interval]:
     day, stop = max(first, exc.first_day), min(last, exc.last_day)
     while day <= stop:
         if exc.start is None or exc.end is None:
@@ -370,12 +405,22 @@ def expand_availability(
     start, end = _as_utc(window_start), _as_utc(window_end)
     if start >= end:
         return []
+    dates: dict[str, tuple[date, date]] = {}
+
+    def local_span(tz_name: str) -> tuple[date, date]:
+        if tz_name not in dates:
+            dates[tz_name] = _local_dates(tz_name, start, end)
+        return dates[tz_name]
+
+    available = normalize(chain.from_iterable(_rule_windows(r, *local_span(r.tz), closed_days) for r in rules))
     off: list[Interval] = []
     extra: list[Interval] = []
     for exc in exceptions:
-        (off if exc.kind == "off" else extra).extend(_exception_windows(exc, start, end))
-    weekly = normalize(chain.from_iterable(_rule_windows(r, start, end, closed_days) for r in rules))
-    available = union(subtract(weekly, normalize(off)), normalize(extra))
+        (off if exc.kind == "off" else extra).extend(_exception_windows(exc, *local_span(exc.tz)))
+    if off:
+        available = subtract(available, normalize(off))
+    if extra:
+        available = union(available, normalize(extra))
     return list(_clipped(available, start, end))
 
 
@@ -388,6 +433,7 @@ def _check_grid(grid: timedelta) -> int:
     return grid // _MINUTE
 
 
+@lru_cache(maxsize=4096)
 def _irregular_day_starts(tz_name: str, day: date, step: int) -> tuple[datetime, ...]:
     tz = ZoneInfo(tz_name)
     starts = []
@@ -399,6 +445,20 @@ def _irregular_day_starts(tz_name: str, day: date, step: int) -> tuple[datetime,
     return tuple(starts)
 
 
+@lru_cache(maxsize=1024)
+def _grid_days(
+    tz_name: str, step: int, first: date, last: date
+) -> tuple[tuple[datetime, tuple[datetime, ...] | None], ...]:
+    """Each local day's first instant, with its grid starts listed only if the clocks change that day."""
+    days = []
+    day = first
+    while day <= last:
+        info = _local_day(tz_name, day)
+        days.append((info.start, None if info.clean else _irregular_day_starts(tz_name, day, step)))
+        day += _DAY
+    return tuple(days)
+
+
 class _Grid:
     """Grid starts in one zone over a range of local dates, computed by arithmetic on clean days."""
 
@@ -406,14 +466,12 @@ class _Grid:
         step = _check_grid(grid)
         self._step = grid
         self._per_day = -(-_MINUTES_PER_DAY // step)
-        self._days: list[tuple[datetime, tuple[datetime, ...] | None]] = []
-        first, last = _local_dates(tz_name, start, end)
-        day = first
-        while day <= last:
-            info = _local_day(tz_name, day)
-            self._days.append((info.start, None if info.clean else _irregular_day_starts(tz_name, day, step)))
-            day += _DAY
+        self._days = _grid_days(tz_name, step, *_local_dates(tz_name, start, end))
         self._day_starts = [day_start for day_start, _ in self._days]
+
+    def first_from(self, t: datetime) -> datetime | None:
+        """The first grid start at or after ``t``."""
+        return next(self.between(t, self._days[-1][0] + _DAY) if self._days else iter(()), None)
 
     def between(self, first: datetime, last: datetime) -> Iterator[datetime]:
         """Grid starts in ``[first, last]``, in time order."""
@@ -552,41 +610,67 @@ def _fairness_key(mediator: Mediator) -> tuple[float, tuple[bool, Id]]:
     return mediator.recent_assignments, _id_key(mediator.id)
 
 
-def _free(available: Sequence[Interval], busy: Iterable[Interval]) -> Iterator[Interval]:
-    return _subtracted(_merged(_sorted_utc(available)), _merged(_sorted_utc(busy)))
-
-
 def _long_enough(intervals: Iterable[Interval], duration: timedelta) -> Iterator[Interval]:
     return (iv for iv in intervals if iv[1] - iv[0] >= duration)
 
 
-class _Rooms:
-    """Suitable rooms in id order, each with its free intervals, answering 'which room at s?'."""
+class _Index:
+    """Intervals sorted by start, answering "which of them overlap [a, b)?" by bisection.
 
-    def __init__(self, rooms: Iterable[Room], req: SearchRequest, lo: datetime, hi: datetime) -> None:
+    A calendar is only read where the people are all free, so most of it is never merged.
+    """
+
+    __slots__ = ("_items", "_longest")
+
+    def __init__(self, intervals: Iterable[Interval]) -> None:
+        self._items = _sorted_utc(intervals)
+        lengths = map(sub, map(_end_of, self._items), map(_start_of, self._items))
+        self._longest = max(lengths, default=timedelta(0))
+
+    def near(self, start: datetime, end: datetime) -> list[Interval]:
+        """The merged intervals that overlap ``[start, end)``, unclipped."""
+        # An interval that starts ``longest`` or more before ``start`` has ended by then.
+        first = bisect_right(self._items, start - self._longest, key=_start_of)
+        last = bisect_left(self._items, end, key=_start_of)
+        return [iv for iv in _merged(self._items[first:last]) if iv[1] > start]
+
+
+def _buffered_near(
+    busy: _Index, start: datetime, end: datetime, before: timedelta, after: timedelta
+) -> Iterable[Interval]:
+    """Busy time near ``[start, end)``, widened so that a meeting outside it keeps its buffers clear."""
+    blocked: Iterable[Interval] = busy.near(start - before, end + after)
+    if before or after:
+        blocked = _merged(_buffered(blocked, before, after))
+    return blocked
+
+
+class _Rooms:
+    """Suitable rooms in id order, answering "which room is free for a meeting at s?"."""
+
+    def __init__(self, rooms: Iterable[Room], req: SearchRequest) -> None:
         suitable = [r for r in rooms if req.required_features <= r.features]
         suitable.sort(key=lambda r: _id_key(r.id))
+        self._rooms = suitable
+        self._indexes: dict[int, tuple[_Index, _Index]] = {}
         self._duration = req.duration
-        self._table: list[tuple[Room, list[datetime], list[datetime]]] = []
-        for room in suitable:
-            free = list(_long_enough(_clipped(_free(room.available, room.busy), lo, hi), req.duration))
-            if free:
-                self._table.append((room, [s for s, _ in free], [e for _, e in free]))
         self._cache: dict[datetime, Room | None] = {}
 
     def __bool__(self) -> bool:
-        return bool(self._table)
+        return bool(self._rooms)
 
     def at(self, start: datetime) -> Room | None:
         if start not in self._cache:
-            self._cache[start] = self._find(start)
+            self._cache[start] = self._find(start, start + self._duration)
         return self._cache[start]
 
-    def _find(self, start: datetime) -> Room | None:
-        end = start + self._duration
-        for room, starts, ends in self._table:
-            i = bisect_right(starts, start) - 1
-            if i >= 0 and ends[i] >= end:
+    def _find(self, start: datetime, end: datetime) -> Room | None:
+        for position, room in enumerate(self._rooms):
+            if position not in self._indexes:
+                self._indexes[position] = (_Index(room.available), _Index(room.busy))
+            available, busy = self._indexes[position]
+            covering = available.near(start, end)
+            if covering and covering[0][0] <= start and covering[0][1] >= end and not busy.near(start, end):
                 return room
         return None
 
@@ -605,21 +689,25 @@ class _Search:
         if self.latest_end is not None and not req.allow_late:
             self.hi = min(self.hi, self.latest_end)
         self.grid_zone = ZoneInfo(req.grid_tz)
-        self.common = self._common(people) if self.lo < self.hi else []
+        self.common = self._common(people)
         self.grid = _Grid(req.grid_tz, req.grid, self.lo, self.hi)
         self.online = req.mode != "in_person" and req.online_ok
         in_person = req.mode != "online"
-        self.rooms = _Rooms(rooms if in_person else (), req, self.lo, self.hi)
+        self.rooms = _Rooms(rooms if in_person else (), req)
         preferred = req.preferred_mode or "online"
         self.mode_order = tuple(sorted(MODES, key=lambda mode: mode != preferred))
 
     def _common(self, people: Iterable[Person]) -> list[Interval]:
-        common: list[Interval] = [(self.lo, self.hi)]
+        """Times when every person is free, in pieces long enough for a meeting."""
+        # Everyone is free where all are available and none is busy: (A1 & A2 & ...) - (B1 | B2 | ...).
+        available: list[Interval] = [(self.lo, self.hi)] if self.lo < self.hi else []
+        busy: list[Interval] = []
         for person in people:
-            common = list(_intersected(common, _free(person.available, person.busy)))
-            if not common:
-                break
-        return list(_long_enough(common, self.req.duration))
+            if not available:
+                return []
+            available = list(_intersected(available, _merged(_sorted_utc(person.available))))
+            busy += person.busy
+        return list(_long_enough(_subtracted(available, _merged(_sorted_utc(busy))), self.req.duration))
 
     def can_online(self, mediator: Mediator) -> bool:
         return self.online and mediator.online
@@ -627,58 +715,76 @@ class _Search:
     def can_in_person(self, mediator: Mediator) -> bool:
         return bool(self.rooms) and mediator.in_person
 
-    def starts(self, mediator: Mediator) -> Iterator[datetime]:
-        """The mediator's feasible starts in time order, computed lazily."""
-        if not (self.can_online(mediator) or self.can_in_person(mediator)):
-            return iter(())
+    def modes(self, mediator: Mediator) -> tuple[Mode, ...]:
+        """The modes in which this mediator could take part in this search."""
         if 0 in (mediator.max_per_day, mediator.max_per_week):
-            return iter(())
-        busy = _merged(_sorted_utc(chain(mediator.busy, mediator.meetings)))
-        busy = _merged(_buffered(busy, mediator.buffer_before, mediator.buffer_after))
-        free = _intersected(self.common, _subtracted(_merged(_sorted_utc(mediator.available)), busy))
-        starts = self._grid_starts(_long_enough(free, self.req.duration))
-        blocked = _cap_blocks(mediator)
-        if blocked:
-            starts = _outside(starts, blocked)
-        if not self.can_online(mediator):
-            starts = (s for s in starts if self.rooms.at(s) is not None)
-        return starts
+            return ()
+        can = {"online": self.can_online(mediator), "in_person": self.can_in_person(mediator)}
+        return tuple(mode for mode in MODES if can[mode])
 
-    def _grid_starts(self, free: Iterable[Interval]) -> Iterator[datetime]:
-        duration = self.req.duration
-        for start, end in free:
-            yield from self.grid.between(start, end - duration)
+    def on_grid(self, ranges: Iterable[Interval]) -> Iterator[Interval]:
+        """Start ranges moved up to their first grid start; those with none are dropped."""
+        for start, end in ranges:
+            first = self.grid.first_from(start)
+            if first is not None and first < end:
+                yield first, end
 
 
-def _cap_blocks(mediator: Mediator) -> list[Interval]:
-    """UTC ranges in which no meeting may start because a day or week cap is reached."""
-    if not mediator.meetings or (mediator.max_per_day is None and mediator.max_per_week is None):
+class _Calendar:
+    """One mediator's calendar, read one stretch of the people's common free time at a time.
+
+    Indexes are built on first use, so a mediator who does not work in the stretches the search
+    reaches costs almost nothing.
+    """
+
+    def __init__(self, search: _Search, mediator: Mediator) -> None:
+        self.search = search
+        self.mediator = mediator
+        self._available: _Index | None = None
+        self._busy: _Index | None = None
+        self._full: list[Interval] = []
+
+    def start_ranges(self, start: datetime, end: datetime) -> list[Interval]:
+        """Half-open ranges of possible meeting starts inside ``[start, end)``, each beginning on the grid."""
+        m, duration = self.mediator, self.search.req.duration
+        if self._available is None:
+            self._available = _Index(m.available)
+        open_hours = self._available.near(start, end)
+        open_hours = [iv for iv in _clipped(open_hours, start, end) if iv[1] - iv[0] >= duration]
+        if not open_hours:
+            return []
+        if self._busy is None:
+            self._busy = _Index(chain(m.busy, m.meetings))
+            self._full = _full_days(m)
+        free = _subtracted(open_hours, _buffered_near(self._busy, start, end, m.buffer_before, m.buffer_after))
+        # Starts s with s + duration <= b, as a half-open range: datetimes count in microseconds.
+        ranges: Iterable[Interval] = ((a, b - duration + _TICK) for a, b in free if b - a >= duration)
+        if self._full:
+            ranges = _subtracted(ranges, self._full)
+        return list(self.search.on_grid(ranges))
+
+
+def _full_days(mediator: Mediator) -> list[Interval]:
+    """The mediator's local days and ISO weeks that already hold as many meetings as the caps allow."""
+    day_cap, week_cap = mediator.max_per_day, mediator.max_per_week
+    if not mediator.meetings or (day_cap is None and week_cap is None):
         return []
     zone = ZoneInfo(mediator.tz)
-    days = Counter(_as_utc(start).astimezone(zone).date() for start, _ in mediator.meetings)
-    weeks = Counter(day.isocalendar()[:2] for day in days.elements())
-    blocks: list[Interval] = []
-    if mediator.max_per_day is not None:
-        for day, count in days.items():
-            if count >= mediator.max_per_day:
-                info = _local_day(mediator.tz, day)
-                blocks.append((info.start, info.end))
-    if mediator.max_per_week is not None:
-        for (year, week), count in weeks.items():
-            if count >= mediator.max_per_week:
-                monday = date.fromisocalendar(year, week, 1)
-                next_monday = _local_day(mediator.tz, monday + _WEEK)
-                blocks.append((_local_day(mediator.tz, monday).start, next_monday.start))
+    per_day: dict[date, int] = {}
+    for start, _ in mediator.meetings:
+        day = start.astimezone(zone).date()
+        per_day[day] = per_day.get(day, 0) + 1
+    per_week: dict[date, int] = {}
+    for day, count in per_day.items():
+        monday = day - timedelta(days=day.weekday())
+        per_week[monday] = per_week.get(monday, 0) + count
+    blocks = [_local_days(mediator.tz, d, 1) for d, n in per_day.items() if day_cap is not None and n >= day_cap]
+    blocks += [_local_days(mediator.tz, d, 7) for d, n in per_week.items() if week_cap is not None and n >= week_cap]
     return normalize(blocks)
 
 
-def _outside(starts: Iterator[datetime], blocked: list[Interval]) -> Iterator[datetime]:
-    i = 0
-    for start in starts:
-        while i < len(blocked) and blocked[i][1] <= start:
-            i += 1
-        if i == len(blocked) or start < blocked[i][0]:
-            yield start
+def _local_days(tz_name: str, first: date, count: int) -> Interval:
+    return _local_day(tz_name, first).start, _local_day(tz_name, first + timedelta(days=count - 1)).end
 
 
 def _in_local_window(t: time, window: tuple[time, time]) -> bool:
@@ -690,20 +796,116 @@ class _Choice(NamedTuple):
     mediator: Mediator
     mode: Mode
     room: Room | None
-    rivals: int  # mediators who could have taken this start in this mode
+    fairest: bool  # no eligible mediator has fewer recent assignments
 
 
-def _choose(search: _Search, start: datetime, group: list[Mediator]) -> _Choice | None:
-    for mode in search.mode_order:
-        if mode == "online":
-            room = None
-            able = [m for m in group if search.can_online(m)]
-        else:
-            room = search.rooms.at(start) if search.rooms else None
-            able = [m for m in group if m.in_person] if room is not None else []
-        if able:
-            return _Choice(min(able, key=_fairness_key), mode, room, len(able))
-    return None
+class _Walk:
+    """Finds start times in order, one stretch of the people's common free time at a time.
+
+    Mediators are read in fairness order and only as far as needed: once a mediator read so far is
+    free at the earliest start still possible, in the best mode possible then, nobody unread can beat
+    it (they are all less fair). Mediators read so far sit in heaps: ``upcoming`` by the start of
+    their next free range, ``ending`` by the end of their current one, and ``fairest`` per mode.
+    """
+
+    def __init__(self, search: _Search, mediators: Sequence[Mediator]) -> None:
+        self.search = search
+        self.mediators = mediators
+        self.modes = [search.modes(m) for m in mediators]
+        self.calendars = [_Calendar(search, m) for m in mediators]
+        eligible = [i for i, modes in enumerate(self.modes) if modes]
+        self.order = sorted(eligible, key=lambda i: _fairness_key(mediators[i]))
+        self.capable = {mode: sum(mode in self.modes[i] for i in eligible) for mode in MODES}
+        self.generation = [0] * len(mediators)  # bumped when a range ends, to spot stale heap entries
+        self._reset((search.lo, search.lo))
+
+    def _reset(self, stretch: Interval) -> None:
+        self.stretch = stretch
+        self.read = 0  # mediators of ``order`` read for this stretch
+        self.unread = dict(self.capable)  # per mode, mediators not read yet who could meet that way
+        self.upcoming: list[tuple[datetime, int, datetime]] = []  # (first start, mediator, range end)
+        self.ending: list[tuple[datetime, int]] = []  # (range end, mediator)
+        self.fairest: dict[Mode, list[tuple[tuple[float, tuple[bool, Id]], int, int]]] = {m: [] for m in MODES}
+        self.active: dict[Mode, int] = {m: 0 for m in MODES}
+
+    def run(self, limit: int) -> Iterator[tuple[datetime, _Choice]]:
+        found = 0
+        if limit <= 0 or not self.order:
+            return
+        for stretch in self.search.common:
+            self._reset(stretch)
+            for option in self._sweep(stretch):
+                yield option
+                found += 1
+                if found >= limit:
+                    return
+
+    def _sweep(self, stretch: Interval) -> Iterator[tuple[datetime, _Choice]]:
+        floor = self.search.grid.first_from(stretch[0])  # no start can come before it
+        last = stretch[1] - self.search.req.duration  # nor after this
+        while floor is not None and floor <= last:
+            start = self._earliest_from(floor)
+            if start is None:
+                return
+            choice = self._choose(start)
+            if choice is not None:
+                yield start, choice
+            floor = self.search.grid.first_from(start + _TICK)
+
+    def _earliest_from(self, floor: datetime) -> datetime | None:
+        self._advance(floor)
+        while not self.ending and self.read < len(self.order):
+            self._read_next(floor)
+        if self.ending:
+            return floor
+        if not self.upcoming:
+            return None
+        start = self.upcoming[0][0]  # everyone is read: jump to the next free range
+        self._advance(start)
+        return start
+
+    def _read_next(self, now: datetime) -> None:
+        index = self.order[self.read]
+        self.read += 1
+        for mode in self.modes[index]:
+            self.unread[mode] -= 1
+        for first, end in self.calendars[index].start_ranges(*self.stretch):
+            heapq.heappush(self.upcoming, (first, index, end))
+        self._advance(now)
+
+    def _advance(self, start: datetime) -> None:
+        while self.ending and self.ending[0][0] <= start:
+            index = heapq.heappop(self.ending)[1]
+            self.generation[index] += 1
+            for mode in self.modes[index]:
+                self.active[mode] -= 1
+        while self.upcoming and self.upcoming[0][0] <= start:
+            _, index, end = heapq.heappop(self.upcoming)
+            if end <= start:  # read after this range was over
+                continue
+            heapq.heappush(self.ending, (end, index))
+            key = _fairness_key(self.mediators[index])
+            for mode in self.modes[index]:
+                heapq.heappush(self.fairest[mode], (key, index, self.generation[index]))
+                self.active[mode] += 1
+
+    def _best(self, mode: Mode) -> Mediator:
+        heap = self.fairest[mode]
+        while heap[0][2] != self.generation[heap[0][1]]:
+            heapq.heappop(heap)
+        return self.mediators[heap[0][1]]
+
+    def _choose(self, start: datetime) -> _Choice | None:
+        for mode in self.search.mode_order:
+            room = self.search.rooms.at(start) if mode == "in_person" and self.search.rooms else None
+            if mode == "in_person" and room is None:
+                continue
+            while not self.active[mode] and self.unread[mode]:
+                self._read_next(start)
+            if self.active[mode]:
+                best = self._best(mode)
+                return _Choice(best, mode, room, best is self.mediators[self.order[0]])
+        return None
 
 
 def _slot(search: _Search, start: datetime, choice: _Choice, *, first_reason: str, fairness: bool) -> Slot:
@@ -724,7 +926,9 @@ def _slot(search: _Search, start: datetime, choice: _Choice, *, first_reason: st
         reasons.append("matches the family's preferred time" if time_fit else "outside the family's preferred times")
     if fairness:
         reasons.append(
-            "mediator has the fewest recent assignments" if choice.rivals > 1 else "the only mediator free at this time"
+            "mediator has the fewest recent assignments"
+            if choice.fairest
+            else "mediator has the fewest recent assignments of those free at this time"
         )
     if late:
         reasons.append("after the statutory due date")
@@ -761,40 +965,11 @@ def find_slots(
     """The first ``req.limit`` start times at which everyone can meet, best option for each."""
     _check_now(now)
     search = _Search(req, people, rooms, now)
-    if req.limit == 0 or not search.common:
-        return []
-    heap: list[tuple[datetime, int, Iterator[datetime]]] = []
-    for index, mediator in enumerate(mediators):
-        starts = search.starts(mediator)
-        first = next(starts, None)
-        if first is not None:
-            heap.append((first, index, starts))
-    heapq.heapify(heap)
     slots: list[Slot] = []
-    while heap and len(slots) < req.limit:
-        start = heap[0][0]
-        group = _pop_group(heap, start, lambda index: mediators[index])
-        choice = _choose(search, start, group)
-        if choice is not None:
-            reason = "next available time" if slots else "earliest available"
-            slots.append(_slot(search, start, choice, first_reason=reason, fairness=True))
+    for start, choice in _Walk(search, mediators).run(req.limit):
+        reason = "next available time" if slots else "earliest available"
+        slots.append(_slot(search, start, choice, first_reason=reason, fairness=True))
     return slots
-
-
-def _pop_group(
-    heap: list[tuple[datetime, int, Iterator[datetime]]], start: datetime, lookup: Callable[[int], Mediator]
-) -> list[Mediator]:
-    """Pop every mediator whose next start is ``start`` and push back their following start."""
-    group = []
-    while heap and heap[0][0] == start:
-        _, index, starts = heap[0]
-        group.append(lookup(index))
-        following = next(starts, None)
-        if following is None:
-            heapq.heappop(heap)
-        else:
-            heapq.heapreplace(heap, (following, index, starts))
-    return group
 
 
 def earliest_per_mediator(
@@ -810,11 +985,10 @@ def earliest_per_mediator(
     search = _Search(req, people, rooms, now)
     result: dict[Id, Slot | None] = {}
     for mediator in mediators:
-        start = next(search.starts(mediator), None) if search.common else None
-        choice = None if start is None else _choose(search, start, [mediator])
-        if start is None or choice is None:
-            result[mediator.id] = None
-        else:
+        first = next(_Walk(search, [mediator]).run(1), None)
+        result[mediator.id] = None
+        if first is not None:
+            start, choice = first
             reason = "earliest available for this mediator"
             result[mediator.id] = _slot(search, start, choice, first_reason=reason, fairness=False)
     return result

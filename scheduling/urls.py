@@ -24,3 +24,20 @@ urlpatterns += [
         "availability/exceptions/<int:exception_id>/", slot_apis.ExceptionDetailApi.as_view(), name="exception-detail"
     ),
 ]
+
+from scheduling import calendar_apis  # noqa: E402
+
+urlpatterns += [
+    path("calendar-connections/", calendar_apis.ConnectionListApi.as_view(), name="calendar-connection-list"),
+    path("calendar-connections/test/", calendar_apis.ConnectionTestApi.as_view(), name="calendar-connection-test"),
+    path(
+        "calendar-connections/<int:connection_id>/",
+        calendar_apis.ConnectionDetailApi.as_view(),
+        name="calendar-connection-detail",
+    ),
+    path(
+        "calendar-connections/<int:connection_id>/sync/",
+        calendar_apis.ConnectionSyncApi.as_view(),
+        name="calendar-connection-sync",
+    ),
+]

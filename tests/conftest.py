@@ -8,6 +8,9 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
+# Local servers (SMTP, the Twilio endpoint, Radicale) as fixtures for any test that names them.
+pytest_plugins = ["tests.servers.smtp", "tests.servers.twilio_fake", "tests.servers.radicale"]
+
 USING_POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
 
 
@@ -54,6 +57,8 @@ class World:
     exception_a: Any
     exception_b: Any
     meeting_a: Any
+    connection_a: Any = None
+    connection_b: Any = None
 
 
 def _user(username: str) -> Any:

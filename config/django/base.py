@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "scheduling",
     "booking",
     "notifications",
+    "web",
 ]
 
 MIDDLEWARE = [
@@ -42,6 +43,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "booking.audit.AuditMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -123,6 +125,7 @@ LOGGING = {
 # How long a family has to choose from offered slots (working days); the slots are held until then.
 OFFER_EXPIRY_WORKING_DAYS = env_int("OFFER_EXPIRY_WORKING_DAYS", 3)
 
+from config.settings.caldav import *  # noqa: E402,F403
 from config.settings.celery import *  # noqa: E402,F403
 from config.settings.email import *  # noqa: E402,F403
 from config.settings.twilio import *  # noqa: E402,F403

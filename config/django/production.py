@@ -14,6 +14,8 @@ if not env_str("DATABASE_URL").startswith(("postgres://", "postgresql://")):
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60)  # noqa: F405
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # noqa: F405
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
+# Encrypts mediators' calendar app passwords at rest (a Fernet key; several, comma-separated, to rotate).
+CALDAV_ENCRYPTION_KEY = env_str("CALDAV_ENCRYPTION_KEY")
 CELERY_TASK_ALWAYS_EAGER = False
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -13,3 +13,5 @@ TWILIO_API_BASE_URL = env_str("TWILIO_API_BASE_URL", "")
 # At most this many SMS a second from one sender (Twilio's long-code limit is lower than its short-code one).
 SMS_RATE_PER_SECOND = env_int("SMS_RATE_PER_SECOND", 10)
 TWILIO_TIMEOUT = 10.0
+# No SMS in these hours (Europe/London); one due then waits until the end. Empty: no quiet hours.
+SMS_QUIET_HOURS = env_str("SMS_QUIET_HOURS", "20:00-08:00")

@@ -25,6 +25,7 @@ from notifications.transports.base import SendResult, TransportError
 
 KINDS = (
     "offer", "offer_expiring", "invitation", "update", "cancellation", "reminder", "certificate", "coordinator_alert",
+    "feedback",
 )  # fmt: skip
 CALENDAR_METHODS = frozenset({"REQUEST", "CANCEL", "PUBLISH"})
 _ONE_ADDRESS = re.compile(r"^[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\"]+$")

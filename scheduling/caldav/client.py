@@ -300,3 +300,8 @@ def _resource_name(uid: str) -> str:
     # Our UIDs are plain; anything else gets a stable hashed name, so no server's quoting rules matter.
     name = uid if SAFE_NAME.fullmatch(uid) else hashlib.sha256(uid.encode("utf-8")).hexdigest()[:40]
     return name + ".ics"
+
+
+def event_href(calendar_url: str, uid: str) -> str:
+    """The name ``put_event`` gives the event with this UID in this calendar (the server's own, unquoted path)."""
+    return _href(calendar_url).rstrip("/") + "/" + _resource_name(uid)

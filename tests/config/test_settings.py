@@ -75,10 +75,11 @@ PRODUCTION = {
     "DJANGO_ALLOWED_HOSTS": "mediation.example.org",
     "EMAIL_HOST": "smtp.example.org",
     "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+    "CALDAV_ENCRYPTION_KEY": "d-0UHWzGQc7QEM5b2lLMM8109PLZbSMzNEZJJB4-CNM=",
 }
 
 
-@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL"])
+@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL", "CALDAV_ENCRYPTION_KEY"])
 def test_production_refuses_to_start_without_its_secrets(missing: str) -> None:
     env = {k: v for k, v in PRODUCTION.items() if k != missing}
     result = _manage(["check"], env)

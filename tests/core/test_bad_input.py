@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import time_machine
 from django.apps import apps
+from django.utils import timezone
 
 pytestmark = pytest.mark.django_db
 
@@ -50,6 +51,61 @@ def _writes(w: Any) -> dict[str, tuple[str, str, dict[str, Any]]]:
         "mediator_update": ("patch", f"/api/mediators/{w.mediator_a.pk}/", {"max_meetings_per_day": 2}),
         "venue_create": ("post", "/api/venues/", venue),
         "venue_update": ("patch", f"/api/venues/{w.venue_a.pk}/", {"opens_at": "09:00", "closes_at": "17:00"}),
+        **_after_meeting_writes(w),
+    }
+
+
+def _after_meeting_writes(w: Any) -> dict[str, tuple[str, str, dict[str, Any]]]:
+    """A held case, a concluded one with an action, and a closed one with a person to erase; made once per test."""
+    from datetime import date
+
+    from booking import outcomes, services
+    from booking.models import Participant
+
+    if not hasattr(w, "after_meeting"):
+        today, actor = date(2026, 11, 27), w.coordinator_a
+
+        def case(*targets: str) -> Any:
+            c = services.case_create(
+                actor=actor, provider=w.provider_a, local_authority=w.la_a, route="education_social_care",
+                decision="plan_contents", decision_sent=date(2026, 11, 2), la_notified=date(2026, 11, 2),
+                state="mediation_requested", today=today,
+            )  # fmt: skip
+            for target in targets:
+                on = date(2026, 11, 26) if target == "held" else None
+                c = services.case_transition(
+                    case=c, actor=actor, target=target, on=on, today=today, system=target == "scheduled"
+                )
+            return c
+
+        held = case("issues_captured", "scheduling", "scheduled", "held")
+        concluded = case("issues_captured", "scheduling", "scheduled", "held")
+        outcome = outcomes.outcome_record(
+            case=concluded, actor=actor, result="full", now=timezone.now(), today=today,
+            actions=[{"owner": "la", "description": "Review", "appealable": False}],
+        )  # fmt: skip
+        closed = services.case_create(
+            actor=actor, provider=w.provider_a, local_authority=w.la_a, route="education_social_care",
+            decision="no_plan", today=today,
+        )  # fmt: skip
+        Participant.objects.create(case=closed, role="parent", name="Gone", email="gone@example.org")
+        services.case_transition(case=closed, actor=actor, target="closed", today=today)
+        w.after_meeting = (held.pk, concluded.pk, outcome.actions.get().pk)
+    held_id, concluded_id, action_id = w.after_meeting
+    action = {"owner": "la", "description": "Amend", "appealable": True, "reg44_kind": "amend_plan"}
+    return {
+        "outcome_record": (
+            "post",
+            f"/api/cases/{held_id}/outcome/",
+            {"result": "full", "mediation_date": "2026-11-26", "actions": [action]},
+        ),
+        "action_create": (
+            "post",
+            f"/api/cases/{concluded_id}/actions/",
+            {**action, "appealable": False, "reg44_kind": ""},
+        ),
+        "action_update": ("patch", f"/api/actions/{action_id}/", {"done": True, "done_on": "2026-11-27"}),
+        "people_erase": ("post", "/api/people/erase/", {"email": "gone@example.org"}),
     }
 
 
@@ -95,6 +151,19 @@ SPOILED = [
     ("venue_create", "features", ["moat"], "features"),
     ("venue_create", "rooms", [{"name": "A"}, {"name": "A"}], "rooms"),
     ("venue_update", "closes_at", "06:00", "closes_at"),
+    ("outcome_record", "result", "triumph", "result"),
+    ("outcome_record", "mediation_date", "2026-02-30", "mediation_date"),
+    ("outcome_record", "mediation_date", "2099-01-01", "mediation_date"),
+    ("outcome_record", "agreement_date", "2026-11-01", "agreement_date"),  # before the mediation
+    ("outcome_record", "la_was_party", "yes", "la_was_party"),
+    ("outcome_record", "actions", [{"owner": "council"}], "actions"),
+    ("action_create", "owner", "council", "owner"),
+    ("action_create", "appealable", "no", "appealable"),
+    ("action_create", "reg44_kind", "soon", "reg44_kind"),
+    ("action_create", "agreed_in_writing", "2026-11-01", "agreed_in_writing"),  # before the agreement
+    ("action_update", "done", "yes", "done"),
+    ("action_update", "done_on", "2099-01-01", "done_on"),
+    ("people_erase", "email", "not-an-email", "email"),
 ]
 
 
@@ -131,6 +200,10 @@ ENDPOINTS = [
     "mediator_update",
     "venue_create",
     "venue_update",
+    "outcome_record",
+    "action_create",
+    "action_update",
+    "people_erase",
 ]
 SHAPES = [
     ("malformed JSON", '{"name": '),

@@ -43,6 +43,9 @@ def _routes(w: Any) -> list[tuple[str, str, Any, int]]:
         ("patch", f"/api/meetings/{w.meeting_a.pk}/", {"start": "2026-12-15T10:00Z", "end": "2026-12-15T13:00Z"}, 200),
         ("post", f"/api/meetings/{w.meeting_a.pk}/cancel/", {"cancelled_by": "la", "reason": "ill"}, 200),
         ("get", f"/api/meetings/{w.meeting_a.pk}/invite.ics", None, 200),
+        ("get", f"/api/calendar-connections/{w.connection_a.pk}/", None, 200),
+        ("post", f"/api/calendar-connections/{w.connection_a.pk}/sync/", None, 200),
+        ("delete", f"/api/calendar-connections/{w.connection_a.pk}/", None, 204),
         ("post", f"/api/mediators/{ma}/calendar-feed/", None, 201),
         ("delete", f"/api/mediators/{ma}/calendar-feed/", None, 204),
         ("get", f"/api/mediators/{ma}/free-busy/?start=2026-12-01T00:00Z&end=2026-12-08T00:00Z", None, 200),
@@ -64,14 +67,67 @@ def _routes(w: Any) -> list[tuple[str, str, Any, int]]:
         ("get", f"/api/availability/exceptions/{w.exception_a.pk}/", None, 200),
         ("patch", f"/api/availability/exceptions/{w.exception_a.pk}/", {"note": "holiday"}, 200),
         ("delete", f"/api/availability/exceptions/{w.exception_a.pk}/", None, 204),
+        # After the meeting: an outcome with one action and a certificate exist on case A (see _after_meeting).
+        ("get", f"/api/cases/{ca}/outcome/", None, 200),
+        ("post", f"/api/cases/{ca}/outcome/", {"result": "full"}, 409),  # recorded already
+        ("get", f"/api/cases/{ca}/actions/", None, 200),
+        ("post", f"/api/cases/{ca}/actions/", {"owner": "la", "description": "Review", "appealable": False}, 201),
+        ("patch", f"/api/actions/{_after_meeting(w)}/", {"done": True}, 200),
+        ("post", f"/api/cases/{ca}/certificate/", None, 409),  # no certificate is due in this state
+        ("get", f"/api/cases/{ca}/certificate.pdf", None, 200),
+        ("get", f"/api/reports/?local_authority={w.la_a.pk}&month=2026-11", None, 200),
+        ("get", f"/api/reports/export.csv?local_authority={w.la_a.pk}&month=2026-11", None, 200),
+        ("get", f"/api/cases/{ca}/audit/", None, 200),
+        ("get", "/api/people/export/?email=pa@example.org", None, 200),
+        ("post", "/api/people/erase/", {"email": "pa@example.org"}, 409),  # the case is still open
     ]
+
+
+def _after_meeting(w: Any) -> int:
+    """An outcome, an agreed action and a certificate on case A, made once per test. Returns the action's id."""
+    from datetime import UTC, date, datetime
+
+    from booking.models import AgreedAction, Certificate, Outcome
+
+    outcome = Outcome.objects.filter(case=w.case_a).first()
+    if outcome is None:
+        day = date(2026, 11, 20)
+        outcome = Outcome.objects.create(
+            case=w.case_a,
+            result="full",
+            mediation_date=day,
+            agreement_date=day,
+            recorded_at=datetime(2026, 11, 20, 15, tzinfo=UTC),
+        )
+        AgreedAction.objects.create(
+            outcome=outcome,
+            owner="la",
+            description="Amend",
+            appealable=False,
+            due=date(2026, 12, 4),
+            rule="agreement + 2 weeks",
+            rule_version="test",
+        )
+        Certificate.objects.create(
+            case=w.case_a,
+            kind="post_mediation",
+            issuer=w.provider_a,
+            local_authority=w.la_a,
+            trigger_date=day,
+            due_on=date(2026, 11, 25),
+            issued_on=date(2026, 11, 24),
+            pdf=b"%PDF-1.4 test",
+            sha256="0" * 64,
+            token="tenancy-test",
+        )
+    return outcome.actions.order_by("pk").first().pk
 
 
 def _meeting(w: Any) -> dict[str, Any]:
     return {"start": "2026-12-16T10:00Z", "end": "2026-12-16T13:00Z", "mediator": w.mediator_a.pk, "mode": "online"}
 
 
-ROUTE_COUNT = 34
+ROUTE_COUNT = 49
 # Collection routes: the owner sees their rows, another tenant sees none of them.
 LISTS = [
     "/api/organisations/",
@@ -80,6 +136,7 @@ LISTS = [
     "/api/venues/",
     "/api/availability/rules/",
     "/api/availability/exceptions/",
+    "/api/calendar-connections/",
 ]
 # Routes that are open by design, with why.
 OPEN = {
@@ -89,8 +146,30 @@ OPEN = {
     # The family's link is the credential: a wrong, tampered or other offer's token is a 404 (tests/booking).
     "/api/offers/{id}/": "authorised by the signed family link",
     "/api/offers/{id}/accept/": "authorised by the signed family link",
+    "/api/calendar-connections/test/": "checks credentials the caller typed; holds no tenant data",
     "/api/inbound-email/": "authorised by the inbound-mail shared secret (tests/booking/test_replies.py)",
+    "/api/certificates/{id}/certificate.pdf": "authorised by the signed family link (test_certificates.py)",
+    "/api/feedback/{id}/": "authorised by the family's random link (tests/booking/test_reports.py)",
 }
+
+
+@pytest.fixture
+def calendars(world: Any) -> Any:
+    """The world with a connected calendar per tenant (port 9 refuses at once, so a sync attempt fails fast)."""
+    from scheduling.caldav.crypto import secret_encrypt
+    from scheduling.models import CalendarConnection
+
+    def connect(mediator: Any) -> Any:
+        return CalendarConnection.objects.create(
+            resource=mediator.resource,
+            server_url="http://127.0.0.1:9/",
+            username="u",
+            password_encrypted=secret_encrypt("pw"),
+            calendar_url="http://127.0.0.1:9/u/cal/",
+        )
+
+    world.connection_a, world.connection_b = connect(world.mediator_a), connect(world.mediator_b)
+    return world
 
 
 def _call(client: Any, method: str, url: str, payload: Any) -> Any:
@@ -99,7 +178,8 @@ def _call(client: Any, method: str, url: str, payload: Any) -> Any:
 
 @time_machine.travel("2026-11-27T10:00:00Z", tick=False)
 @pytest.mark.parametrize("index", range(ROUTE_COUNT))
-def test_owner_other_tenant_and_anonymous(world: Any, api: Any, index: int) -> None:
+def test_owner_other_tenant_and_anonymous(calendars: Any, api: Any, index: int) -> None:
+    world = calendars
     method, url, payload, owner_status = _routes(world)[index]
     assert _call(api(world.coordinator_b), method, url, payload).status_code == 404
     assert _call(api(None), method, url, payload).status_code == 401
@@ -108,7 +188,8 @@ def test_owner_other_tenant_and_anonymous(world: Any, api: Any, index: int) -> N
 
 
 @pytest.mark.parametrize("url", LISTS)
-def test_lists_show_only_the_tenants_rows(world: Any, api: Any, url: str) -> None:
+def test_lists_show_only_the_tenants_rows(calendars: Any, api: Any, url: str) -> None:
+    world = calendars
     mine = {row["id"] for row in api(world.coordinator_a).get(url).json()["results"]}
     theirs = {row["id"] for row in api(world.coordinator_b).get(url).json()["results"]}
     assert mine and theirs
@@ -143,7 +224,8 @@ def test_a_mediator_cannot_edit_their_own_profile_settings_reserved_to_coordinat
     assert response.status_code == 403
 
 
-def test_every_api_route_is_in_the_matrix(world: Any, api: Any) -> None:
+def test_every_api_route_is_in_the_matrix(calendars: Any, api: Any) -> None:
+    world = calendars
     assert len(_routes(world)) == ROUTE_COUNT
     schema = api(world.coordinator_a).get("/api/schema/?format=json").json()
     covered = set(LISTS) | set(OPEN)

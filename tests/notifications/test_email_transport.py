@@ -186,7 +186,8 @@ def test_subjects_are_neutral_and_dated_in_local_time() -> None:
         "cancellation": "Cancelled: your mediation meeting on Tuesday 14 April",
         "reminder": "Reminder: your mediation meeting on Tuesday 14 April",
         "certificate": "Your mediation certificate is ready",
-        "coordinator_alert": "Action needed: a message could not be delivered",
+        "coordinator_alert": "Action needed on a mediation case (C-2026-0042)",
+        "feedback": "How was your mediation meeting?",
     }
 
 

@@ -49,6 +49,8 @@ class TwilioFake:
         self._faults: deque[_Fault] = deque()
         self._lock = threading.Lock()
         self._release = threading.Event()
+        self.hanging = threading.Event()
+        self.created: list[RecordedRequest] = []  # requests for which a message was really created (201)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         self.port = int(self._server.server_address[1])
@@ -62,6 +64,10 @@ class TwilioFake:
     def reject_next(self, count: int = 1, *, code: int = 21211, status: int = 400) -> None:
         """Answer with a Twilio error, e.g. 21610 (unsubscribed recipient) or 21211 (invalid To number)."""
         self._queue(count, _Fault("error", status=status, code=code))
+
+    def pass_next(self, count: int = 1) -> None:
+        """Answer the next ``count`` requests normally (to place a later fault after them)."""
+        self._queue(count, _Fault("pass"))
 
     def hang_next(self, count: int = 1) -> None:
         """Accept the next ``count`` requests but never answer (until the fake stops, or HANG_LIMIT seconds)."""
@@ -112,9 +118,12 @@ class TwilioFake:
         if request.auth is None or request.auth[0] != account_sid:
             return 401, _error(20003, 401, "Authenticate")
         fault = self._next_fault()
-        if fault is None:
+        if fault is None or fault.kind == "pass":
+            with self._lock:
+                self.created.append(request)
             return 201, _message(account_sid, request.form)
         if fault.kind == "hang":
+            self.hanging.set()
             self._release.wait(HANG_LIMIT)
             return None
         message = "Too Many Requests" if fault.status == 429 else "Internal error"

@@ -11,6 +11,10 @@ JOBS = [
     # (name, task, every seconds)
     ("Dispatch due messages", "notifications.tasks.dispatch_due_task", 15),
     ("Release holds, expire offers", "notifications.tasks.maintenance_task", 60),
+    ("Sync connected calendars", "scheduling.tasks.calendars_sync_due_task", 300),
+    ("Push meetings to calendars", "scheduling.tasks.calendar_push_due_task", 300),
+    ("Alert coordinators of certificates due", "booking.tasks.certificates_due_alerts_task", 3600),
+    ("Apply data retention", "booking.tasks.retention_apply_task", 86400),
 ]
 
 

@@ -1,0 +1,220 @@
+"""Coordinator and mediator pages through Django's test client: sign-in, tenancy, CSRF, bad input, writes."""
+
+from __future__ import annotations
+
+from datetime import date, time
+from typing import Any
+
+import pytest
+import time_machine
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from booking import offers
+from booking.models import Case, Meeting, Offer
+from scheduling.models import AvailabilityException, AvailabilityRule
+from tests.booking import helpers
+from tests.web.conftest import NOW, TODAY
+from tests.web.factories import offered_case
+
+pytestmark = pytest.mark.django_db
+
+
+def _client(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def tenant() -> Any:
+    with time_machine.travel(NOW, tick=False):
+        t = helpers.tenant(today=TODAY)
+        t["mediator"] = helpers.mediator(t)
+        t["case"] = helpers.case(t, la_notified=date(2026, 11, 20))
+        yield t
+
+
+def test_the_start_and_sign_in_pages_render_and_staff_pages_need_sign_in() -> None:
+    assert Client().get("/").status_code == 200
+    assert Client().get("/sign-in/").status_code == 200
+    response = Client().get("/dashboard/")
+    assert response.status_code == 302 and response["Location"].startswith("/sign-in/?next=")
+
+
+def test_signing_in_sends_coordinators_to_the_dashboard_and_mediators_to_their_page(tenant: Any) -> None:
+    client = Client()
+    response = client.post("/sign-in/", {"username": tenant["coordinator"].username, "password": "pw"})
+    assert response.status_code == 302 and response["Location"] == "/staff/"
+    assert client.get("/staff/")["Location"] == "/dashboard/"
+    mediator_user = get_user_model().objects.create_user("med-user", password="pw")
+    tenant["mediator"].user = mediator_user
+    tenant["mediator"].save()
+    assert _client(mediator_user).get("/staff/")["Location"] == "/mediator/"
+
+
+def test_bad_sign_in_shows_the_error_summary(tenant: Any) -> None:
+    response = Client().post("/sign-in/", {"username": tenant["coordinator"].username, "password": "wrong"})
+    assert response.status_code == 200
+    assert "There is a problem" in response.content.decode()
+
+
+def test_sign_out_is_a_post(tenant: Any) -> None:
+    client = _client(tenant["coordinator"])
+    assert client.get("/sign-out/").status_code == 405
+    assert client.post("/sign-out/").status_code == 302
+    assert client.get("/dashboard/").status_code == 302
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_dashboard_shows_countdowns_and_highlights_cases_at_risk(tenant: Any) -> None:
+    soon = helpers.case(tenant, la_notified=date(2026, 10, 30))  # mediation due 29 November: in 2 days
+    response = _client(tenant["coordinator"]).get("/dashboard/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert soon.reference in body and tenant["case"].reference in body
+    assert "in 2 days" in body and "No confirmed meeting and mediation is due within 7 days" in body
+    assert body.index(soon.reference) < body.index(tenant["case"].reference)  # at risk first
+    assert "1 case at risk" in body
+
+
+@time_machine.travel(NOW, tick=False)
+def test_another_tenants_case_is_404(tenant: Any) -> None:
+    other = helpers.tenant(today=TODAY)
+    stranger = _client(other["coordinator"])
+    case_id = tenant["case"].pk
+    assert stranger.get(f"/cases/{case_id}/").status_code == 404
+    assert stranger.get(f"/cases/{case_id}/slots/").status_code == 404
+    assert stranger.post(f"/cases/{case_id}/offers/", {"best": 3}).status_code == 404
+    assert tenant["case"].reference not in stranger.get("/dashboard/").content.decode()
+    assert not Offer.objects.exists()
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_case_page_shows_people_matches_and_history(tenant: Any) -> None:
+    response = _client(tenant["coordinator"]).get(f"/cases/{tenant['case'].pk}/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Olive Officer" in body and "Mia" in body and "earliest time everyone can meet: " in body
+    assert "History" in body
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_coordinator_assigns_a_mediator(tenant: Any) -> None:
+    second = helpers.mediator(tenant, name="Nia")
+    client = _client(tenant["coordinator"])
+    assert client.post(f"/cases/{tenant['case'].pk}/assign/", {"mediator": second.pk}).status_code == 302
+    assert Case.objects.get(pk=tenant["case"].pk).mediator_id == second.pk
+    other = helpers.tenant(today=TODAY)
+    foreign = helpers.mediator(other, name="Zed")
+    assert client.post(f"/cases/{tenant['case'].pk}/assign/", {"mediator": foreign.pk}).status_code == 409
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_coordinator_offers_the_best_three_and_sees_the_link(tenant: Any) -> None:
+    client = _client(tenant["coordinator"])
+    assert client.get(f"/cases/{tenant['case'].pk}/slots/").status_code == 200
+    response = client.post(f"/cases/{tenant['case'].pk}/offers/", {"best": 3})
+    assert response.status_code == 302
+    offer = Offer.objects.get(case=tenant["case"])
+    assert offer.slots.count() == 3
+    page = client.get(f"/cases/{tenant['case'].pk}/").content.decode()
+    assert "/book/" in page and "3 times offered to the family" in page
+
+
+@time_machine.travel(NOW, tick=False)
+def test_offering_with_no_choice_or_a_garbled_slot_writes_nothing(tenant: Any) -> None:
+    client = _client(tenant["coordinator"])
+    none = client.post(f"/cases/{tenant['case'].pk}/offers/", {})
+    assert none.status_code == 400 and "Choose at least one time" in none.content.decode()
+    garbled = client.post(f"/cases/{tenant['case'].pk}/offers/", {"slot": ["not|a|slot"]})
+    assert garbled.status_code == 400 and "could not be read" in garbled.content.decode()
+    taken = "2026-12-25T10:00:00+00:00|2026-12-25T13:00:00+00:00|{}||online".format(tenant["mediator"].pk)
+    refused = client.post(f"/cases/{tenant['case'].pk}/offers/", {"slot": [taken]})
+    assert refused.status_code == 409 and "There is a problem" in refused.content.decode()
+    assert not Offer.objects.exists()
+
+
+@time_machine.travel(NOW, tick=False)
+def test_staff_posts_need_the_csrf_token(tenant: Any) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(tenant["coordinator"])
+    assert client.post(f"/cases/{tenant['case'].pk}/offers/", {"best": 3}).status_code == 403
+    assert not Offer.objects.exists()
+
+
+def _booked(t: dict[str, Any], case: Case) -> Meeting:
+    offer, _ = offers.offer_create(case=case, actor=t["coordinator"], now=NOW)
+    return offers.offer_accept(offer=offer, slot_id=offer.slots.first().pk, now=NOW)
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_coordinator_reschedules_and_cancels_the_meeting(tenant: Any) -> None:
+    meeting = _booked(tenant, tenant["case"])
+    client = _client(tenant["coordinator"])
+    url = f"/cases/{tenant['case'].pk}/meeting/"
+    bad = client.post(url + "reschedule/", {"day": "", "start": "25:00"})
+    assert bad.status_code == 400 and "Enter a day" in bad.content.decode()
+    past = client.post(url + "reschedule/", {"day": "2026-11-20", "start": "10:00"})
+    assert past.status_code == 409
+    moved = client.post(url + "reschedule/", {"day": "2026-12-10", "start": "10:00"})
+    assert moved.status_code == 302, moved.content.decode()
+    meeting.refresh_from_db()
+    assert meeting.sequence == 1 and meeting.start.hour == 10  # 10:00 London is 10:00 UTC in December
+    no_reason = client.post(url + "cancel/", {"cancelled_by": "la"})
+    assert no_reason.status_code == 400 and "Enter the reason for cancelling" in no_reason.content.decode()
+    assert client.post(url + "cancel/", {"cancelled_by": "la", "reason": "Officer ill"}).status_code == 302
+    meeting.refresh_from_db()
+    assert (meeting.status, meeting.cancelled_by) == ("cancelled", "la")
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_mediator_edits_weekly_times_and_days_off(tenant: Any) -> None:
+    user = get_user_model().objects.create_user("mia-user", password="pw")
+    tenant["mediator"].user = user
+    tenant["mediator"].save()
+    client = _client(user)
+    assert client.get("/mediator/").status_code == 200
+    assert (
+        client.post("/mediator/rules/", {"weekday": 1, "start_time": "09:00", "end_time": "15:00"}).status_code == 302
+    )
+    rule = AvailabilityRule.objects.get()
+    assert (rule.weekday, rule.start_time, rule.end_time) == (1, time(9), time(15))
+    bad_rule = client.post("/mediator/rules/", {"weekday": 1, "start_time": "15:00", "end_time": "09:00"})
+    assert bad_rule.status_code == 400 and "The end time must be after the start time" in bad_rule.content.decode()
+    off = client.post("/mediator/exceptions/", {"kind": "off", "first_day": "2026-12-08"})
+    assert off.status_code == 302
+    exception = AvailabilityException.objects.get()
+    assert (exception.first_day, exception.last_day) == (date(2026, 12, 8), date(2026, 12, 8))
+    bad = client.post("/mediator/exceptions/", {"kind": "off", "first_day": "2026-12-08", "last_day": "2026-12-01"})
+    assert bad.status_code == 400 and 'href="#id_last_day"' in bad.content.decode()
+    assert AvailabilityException.objects.count() == 1
+    assert client.post(f"/mediator/exceptions/{exception.pk}/remove/").status_code == 302
+    assert client.post(f"/mediator/rules/{rule.pk}/remove/").status_code == 302
+    assert not AvailabilityRule.objects.exists() and not AvailabilityException.objects.exists()
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_mediator_cannot_remove_someone_elses_times(tenant: Any) -> None:
+    from scheduling.occupancy import resource_for_mediator
+
+    other = helpers.mediator(tenant, name="Other")
+    rule = AvailabilityRule.objects.create(
+        resource=resource_for_mediator(other), weekday=0, start_time=time(9), end_time=time(12)
+    )
+    user = get_user_model().objects.create_user("mia-user", password="pw")
+    tenant["mediator"].user = user
+    tenant["mediator"].save()
+    assert _client(user).post(f"/mediator/rules/{rule.pk}/remove/").status_code == 404
+    assert AvailabilityRule.objects.filter(pk=rule.pk).exists()
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_mediator_sees_upcoming_meetings_with_attendees() -> None:
+    t, case, offer, token = offered_case(today=TODAY, now=NOW)
+    offers.offer_accept(offer=offer, slot_id=offer.slots.first().pk, now=NOW)
+    user = get_user_model().objects.create_user("mia-user", password="pw")
+    t["mediator"].user = user
+    t["mediator"].save()
+    body = _client(user).get("/mediator/").content.decode()
+    assert case.reference in body and "Olive Officer" in body

@@ -1,0 +1,40 @@
+"""The start page, signing in and out, and where staff land."""
+
+from __future__ import annotations
+
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse, reverse_lazy
+
+from web.selectors import is_coordinator, mediator_for
+
+LOGIN_URL = reverse_lazy("web:login")
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "web/home.html")
+
+
+class SignInView(auth_views.LoginView):
+    template_name = "web/staff/login.html"
+    redirect_authenticated_user = True
+
+    def get_default_redirect_url(self) -> str:
+        return reverse("web:staff-home")
+
+
+class SignOutView(auth_views.LogoutView):
+    http_method_names = ["post", "options"]
+    next_page = reverse_lazy("web:home")
+
+
+@login_required(login_url=LOGIN_URL)
+def staff_home(request: HttpRequest) -> HttpResponse:
+    """Coordinators go to their dashboard, mediators to their availability and meetings."""
+    if is_coordinator(request.user):
+        return redirect("web:dashboard")
+    if mediator_for(request.user) is not None:
+        return redirect("web:mediator")
+    return render(request, "web/staff/no_pages.html")
