@@ -7,7 +7,23 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from booking.models import Case, CaseEvent, Participant
+from booking.models import (
+    AgreedAction,
+    CalendarFeed,
+    Case,
+    CaseAnonymisation,
+    CaseEvent,
+    Certificate,
+    FeedbackRequest,
+    Meeting,
+    MeetingAttendee,
+    Offer,
+    OfferSlot,
+    Outcome,
+    Participant,
+    ParticipantUnavailability,
+    RetentionPolicy,
+)
 from booking.services import case_recompute_deadlines
 from core.clock import local_today
 
@@ -93,3 +109,77 @@ class CaseEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+class MeetingAttendeeInline(admin.TabularInline):
+    model = MeetingAttendee
+    extra = 0
+    fields = ["name", "email", "ical_role", "partstat", "wants_another_time", "active"]
+    readonly_fields = ["partstat", "wants_another_time"]
+
+
+@admin.register(Meeting)
+class MeetingAdmin(admin.ModelAdmin):
+    """Meetings are booked, moved and cancelled through the service, so every resource stays in one place."""
+
+    list_display = ["case", "start", "end", "mode", "mediator", "status", "sequence", "cancelled_by"]
+    list_filter = ["status", "mode", "cancelled_by", "mediator"]
+    readonly_fields = ["uid", "sequence", "start", "end", "mode", "mediator", "room", "status", "offer_slot"]
+    inlines = [MeetingAttendeeInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+class OfferSlotInline(admin.TabularInline):
+    model = OfferSlot
+    extra = 0
+    can_delete = False
+    readonly_fields = ["rank", "start", "end", "mode", "mediator", "room", "late"]
+    fields = readonly_fields
+
+
+@admin.register(Offer)
+class OfferAdmin(admin.ModelAdmin):
+    list_display = ["case", "status", "expires_at", "created_at"]
+    list_filter = ["status"]
+    exclude = ["token_hash"]
+    readonly_fields = ["case", "status", "expires_at", "decided_at"]
+    inlines = [OfferSlotInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(CalendarFeed)
+class CalendarFeedAdmin(admin.ModelAdmin):
+    list_display = ["mediator", "created_at", "revoked_at"]
+    exclude = ["token"]
+
+
+admin.site.register(ParticipantUnavailability)
+
+
+class AgreedActionInline(admin.TabularInline):
+    model = AgreedAction
+    extra = 0
+
+
+@admin.register(Outcome)
+class OutcomeAdmin(admin.ModelAdmin):
+    list_display = ["case", "result"]
+    inlines = [AgreedActionInline]
+
+
+@admin.register(Certificate)
+class CertificateAdmin(admin.ModelAdmin):
+    list_display = ["case", "kind", "issued_on", "due_on"]
+    exclude = ["pdf"]
+
+
+admin.site.register(FeedbackRequest)
+admin.site.register(RetentionPolicy)
+admin.site.register(CaseAnonymisation)
+admin.site.register(OfferSlot)
+admin.site.register(MeetingAttendee)
+admin.site.register(AgreedAction)
