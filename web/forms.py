@@ -14,8 +14,15 @@ from booking.offers import SlotChoice
 from web import text
 
 ATTENDANCE = [("in_person", "I will come in person"), ("online", "I will join online")]
-WEEKDAYS = [(0, "Monday"), (1, "Tuesday"), (2, "Wednesday"), (3, "Thursday"), (4, "Friday"), (5, "Saturday"),
-            (6, "Sunday")]  # fmt: skip
+WEEKDAYS = [
+    (0, "Monday"),
+    (1, "Tuesday"),
+    (2, "Wednesday"),
+    (3, "Thursday"),
+    (4, "Friday"),
+    (5, "Saturday"),
+    (6, "Sunday"),
+]
 
 
 def _strip(value: Any) -> str:
@@ -227,9 +234,12 @@ class StaffCancelForm(forms.Form):
 
 class SlotSearchForm(forms.Form):
     duration = forms.TypedChoiceField(
-        choices=[(120, "2 hours"), (180, "3 hours"), (240, "4 hours")], coerce=int, initial=180, required=False,
+        choices=[(120, "2 hours"), (180, "3 hours"), (240, "4 hours")],
+        coerce=int,
+        initial=180,
+        required=False,
         label="How long",
-    )  # fmt: skip
+    )
     mode = forms.ChoiceField(
         choices=[("", "As the family prefers"), ("in_person", "In person"), ("online", "Online")],
         required=False,
@@ -239,3 +249,28 @@ class SlotSearchForm(forms.Form):
 
     def duration_delta(self) -> timedelta:
         return timedelta(minutes=self.cleaned_data.get("duration") or 180)
+
+
+class CalendarConnectForm(forms.Form):
+    server_url = forms.URLField(
+        label="Calendar server address",
+        max_length=500,
+        assume_scheme="https",
+        help_text="For example https://caldav.fastmail.com/ or your Nextcloud address",
+        error_messages={"required": "Enter your calendar server's address", "invalid": "Enter a web address"},
+    )
+    username = forms.CharField(label="Username", max_length=200, error_messages={"required": "Enter your username"})
+    app_password = forms.CharField(
+        label="App password",
+        max_length=500,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Make an app password in your calendar's settings; we store it encrypted and never show it",
+        error_messages={"required": "Enter an app password"},
+    )
+    calendar_name = forms.CharField(
+        label="Calendar name (optional)",
+        max_length=200,
+        required=False,
+        help_text="Needed only when the server has more than one calendar",
+    )

@@ -21,6 +21,11 @@ urlpatterns = [
     path("mediator/rules/<int:rule_id>/remove/", mediator.rule_remove, name="rule-remove"),
     path("mediator/exceptions/", mediator.exception_add, name="exception-add"),
     path("mediator/exceptions/<int:exception_id>/remove/", mediator.exception_remove, name="exception-remove"),
+    path("mediator/feed/", mediator.feed_create, name="feed-create"),
+    path("mediator/feed/revoke/", mediator.feed_revoke, name="feed-revoke"),
+    path("mediator/calendar/", mediator.calendar_connect, name="calendar-connect"),
+    path("mediator/calendar/sync/", mediator.calendar_sync, name="calendar-sync"),
+    path("mediator/calendar/disconnect/", mediator.calendar_disconnect, name="calendar-disconnect"),
     # Coordinators.
     path("dashboard/", coordinator.dashboard, name="dashboard"),
     path("cases/<int:case_id>/", coordinator.case_detail, name="case"),

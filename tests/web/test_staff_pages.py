@@ -218,3 +218,45 @@ def test_the_mediator_sees_upcoming_meetings_with_attendees() -> None:
     t["mediator"].save()
     body = _client(user).get("/mediator/").content.decode()
     assert case.reference in body and "Olive Officer" in body
+
+
+def test_a_mediator_makes_copies_and_revokes_their_feed_address(tenant: Any) -> None:
+    from booking.models import CalendarFeed
+
+    user = get_user_model().objects.create_user("feed-user", password="pw")
+    tenant["mediator"].user = user
+    tenant["mediator"].save()
+    client = _client(user)
+    assert "Make my feed address" in client.get("/mediator/").content.decode()
+    assert client.post("/mediator/feed/").status_code == 302
+    feed = CalendarFeed.objects.get(revoked_at__isnull=True)
+    page = client.get("/mediator/").content.decode()
+    assert f"/calendar/{feed.token}.ics" in page and "Copy address" in page
+    assert Client().get(f"/calendar/{feed.token}.ics").status_code == 200
+    assert client.post("/mediator/feed/revoke/").status_code == 302
+    assert Client().get(f"/calendar/{feed.token}.ics").status_code == 404
+
+
+def test_a_mediator_connects_their_calendar_and_a_bad_password_writes_nothing(tenant: Any, tmp_path: Any) -> None:
+    from scheduling.models import CalendarConnection
+    from tests.servers.radicale import run_radicale
+
+    user = get_user_model().objects.create_user("cal-user", password="pw")
+    tenant["mediator"].user = user
+    tenant["mediator"].save()
+    client = _client(user)
+    with run_radicale(tmp_path, users={"mia": "right-password"}) as server:
+        server.make_calendar(username="mia", password="right-password", cal_id="work")
+        form = {"server_url": server.url, "username": "mia", "app_password": "wrong-password", "calendar_name": ""}
+        bad = client.post("/mediator/calendar/", form)
+        assert bad.status_code == 400
+        assert "wrong-password" not in bad.content.decode()  # never echoed back
+        assert not CalendarConnection.objects.exists()
+        good = client.post("/mediator/calendar/", {**form, "app_password": "right-password"})
+        assert good.status_code == 302, good.content.decode()[:2000]
+        connection = CalendarConnection.objects.get()
+        assert "right-password" not in connection.password_encrypted
+        assert "Read my calendar now" in client.get("/mediator/").content.decode()
+        assert client.post("/mediator/calendar/sync/").status_code == 302
+        assert client.post("/mediator/calendar/disconnect/").status_code == 302
+        assert not CalendarConnection.objects.exists()
