@@ -17,7 +17,14 @@ from booking.states import SCHEDULABLE_STATES, State
 from core.errors import ApplicationError, ConflictError
 from notifications import services as notifications
 from scheduling.models import Mediator, Occupancy, Room
-from scheduling.occupancy import Claim, occupy, resource_for_mediator, resource_for_room, resource_for_user
+from scheduling.occupancy import (
+    Claim,
+    lock_resources,
+    occupy,
+    resource_for_mediator,
+    resource_for_room,
+    resource_for_user,
+)
 
 STAFF_ROLES = (Participant.Role.LA_OFFICER, Participant.Role.HEALTH_REPRESENTATIVE)
 
@@ -93,6 +100,7 @@ def meeting_book(
     mode: str,
     now: datetime,
     offer_slot: Any = None,
+    release: Any = None,
 ) -> Meeting:
     case = Case.objects.select_for_update().get(pk=case.pk)
     if case.state not in SCHEDULABLE_STATES:
@@ -121,6 +129,7 @@ def meeting_book(
         kind="meeting",
         meeting=meeting,
         now=now,
+        release=release,
     )
     if case.mediator_id != mediator.pk:
         case.mediator = mediator
@@ -150,12 +159,12 @@ def meeting_reschedule(
     case = meeting.case
     check_bookable(case=case, mediator=meeting.mediator, room=room, mode=mode, start=start, end=end, now=now)
     previous = (meeting.start, meeting.end, meeting.room_id, meeting.mode)
-    Occupancy.objects.filter(meeting=meeting, active=True).update(active=False)
     occupy(
         claims=meeting_claims(case=case, mediator=meeting.mediator, room=room, start=start, end=end),
         kind="meeting",
         meeting=meeting,
         now=now,
+        release=Occupancy.objects.filter(meeting=meeting, active=True),
     )
     meeting.start, meeting.end, meeting.room, meeting.mode = start, end, room, mode
     meeting.sequence += 1
@@ -183,7 +192,9 @@ def meeting_cancel(*, meeting: Meeting, actor: Any, cancelled_by: str, reason: s
     meeting = Meeting.objects.select_for_update().get(pk=meeting.pk)
     if meeting.status != Meeting.Status.CONFIRMED:
         raise ConflictError(f"This meeting is already {meeting.get_status_display().lower()}.")
-    Occupancy.objects.filter(meeting=meeting, active=True).update(active=False)
+    held = Occupancy.objects.filter(meeting=meeting, active=True)
+    lock_resources(held.values_list("resource_id", flat=True))
+    held.update(active=False)
     meeting.status = Meeting.Status.CANCELLED
     meeting.cancelled_by = cancelled_by
     meeting.cancel_reason = reason

@@ -21,7 +21,7 @@ from booking.states import State
 from core.errors import ApplicationError, ConflictError, GoneError
 from notifications import services as notifications
 from scheduling.models import Mediator, Occupancy, Room
-from scheduling.occupancy import SlotTakenError, occupy
+from scheduling.occupancy import SlotTakenError, lock_resources, occupy
 from scheduling.search import SlotQuery, case_slot_search
 
 SALT = "booking.offer"
@@ -109,7 +109,9 @@ def _verify_choice(case: Case, choice: SlotChoice, now: datetime) -> SlotChoice:
 
 def _release_open_offers(case: Case, *, now: datetime) -> None:
     for offer in case.offers.filter(status=Offer.Status.OPEN):
-        Occupancy.objects.filter(offer_slot__offer=offer, active=True).update(active=False)
+        held = Occupancy.objects.filter(offer_slot__offer=offer, active=True)
+        lock_resources(held.values_list("resource_id", flat=True))
+        held.update(active=False)
         notifications.cancel_pending(offer=offer)
         offer.status, offer.decided_at = Offer.Status.WITHDRAWN, now
         offer.save(update_fields=["status", "decided_at"])
@@ -243,7 +245,6 @@ def _accept(offer_id: int, slot_id: int, now: datetime) -> Meeting:
         raise ApplicationError(
             "Choose one of the offered times.", {"fields": {"slot": ["Not one of the offered times."]}}
         )
-    Occupancy.objects.filter(offer_slot__offer=offer, active=True).update(active=False)
     meeting = meeting_book(
         case=offer.case,
         actor=None,
@@ -254,6 +255,7 @@ def _accept(offer_id: int, slot_id: int, now: datetime) -> Meeting:
         mode=slot.mode,
         now=now,
         offer_slot=slot,
+        release=Occupancy.objects.filter(offer_slot__offer=offer, active=True),
     )
     offer.status, offer.decided_at = Offer.Status.ACCEPTED, now
     offer.save(update_fields=["status", "decided_at"])

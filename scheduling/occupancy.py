@@ -7,13 +7,13 @@ needs several resources takes them all or none, always in resource-id order so t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from core.errors import ConflictError
 from core.models import Organisation
@@ -84,6 +84,18 @@ def _overlapping(claims: Sequence[Claim]) -> bool:
     return Occupancy.objects.filter(query, active=True).exists()
 
 
+def lock_resources(resource_ids: Iterable[int]) -> None:
+    """Lock the resources' rows, always in id order, until the transaction ends.
+
+    Two bookings that share a resource then take turns instead of both inserting and each waiting, inside the
+    exclusion constraint's check, for the other to finish: PostgreSQL would break that cycle as a deadlock. A fixed
+    order means no cycle can form between bookings that need several resources. (SQLite already has one writer.)
+    """
+    ids = sorted(set(resource_ids))
+    if ids:
+        list(Resource.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
+
+
 def occupy(
     *,
     claims: Sequence[Claim],
@@ -92,11 +104,17 @@ def occupy(
     meeting: Any = None,
     offer_slot: Any = None,
     expires_at: datetime | None = None,
+    release: QuerySet[Occupancy] | None = None,
 ) -> list[Occupancy]:
-    """Take every claim or none. Must run inside the caller's transaction; raises SlotTakenError on any overlap."""
+    """Take every claim or none, after releasing `release` (a reschedule's old times, an offer's holds), under the
+    resources' locks. Must run inside the caller's transaction; raises SlotTakenError on any overlap."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("occupy() must run inside transaction.atomic()")
     ordered = sorted(claims, key=lambda c: (c.resource_id, c.start))
+    released = list(release.values_list("pk", "resource_id")) if release is not None else []
+    lock_resources([c.resource_id for c in ordered] + [resource_id for _, resource_id in released])
+    if released:
+        Occupancy.objects.filter(pk__in=[pk for pk, _ in released]).update(active=False)
     holds_release_expired(now=now, resource_ids=[c.resource_id for c in ordered])
     if connection.vendor != "postgresql" and _overlapping(ordered):
         raise SlotTakenError("That time has just been taken.")
