@@ -15,12 +15,12 @@ USING_POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked `postgres` belong to the PostgreSQL pass: deselected (not skipped) on SQLite."""
-    if USING_POSTGRES:
-        return
+    """Tests marked `postgres` or `production` belong to the PostgreSQL pass, `browser` tests to the SQLite pass:
+    each is deselected (never skipped) in the other pass, so CI runs every test at least once."""
+    other_pass = ("browser",) if USING_POSTGRES else ("postgres", "production")
     keep, drop = [], []
     for item in items:
-        (drop if item.get_closest_marker("postgres") else keep).append(item)
+        (drop if any(item.get_closest_marker(m) for m in other_pass) else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep

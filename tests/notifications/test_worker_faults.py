@@ -27,6 +27,7 @@ from notifications.models import Message
 from tests.notifications.test_outbox import SID, TOKEN
 from tests.servers.redis import RedisServer, run_redis
 
+pytestmark = pytest.mark.production
 ROOT = Path(__file__).resolve().parents[2]
 LEASE_SECONDS = 3
 OUTAGE_SECONDS = int(os.environ.get("FAULT_TEST_OUTAGE_SECONDS", "60"))

@@ -16,7 +16,7 @@ from tests.web.conftest import NOW, TODAY
 from tests.web.factories import offered_case
 from web.selectors import optional_model
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 
 def _sign_in(page: Any, base: str, username: str, check_page: Any = None) -> None:
