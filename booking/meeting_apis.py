@@ -234,17 +234,8 @@ def meeting_as_dict(meeting: Meeting, *, public: bool = False) -> dict[str, Any]
     return body
 
 
-class MeetingInput(serializers.Serializer):
-    start = serializers.DateTimeField()
-    end = serializers.DateTimeField()
-    mediator = serializers.IntegerField(min_value=1)
-    room = serializers.IntegerField(min_value=1, required=False, allow_null=True)
-    mode = serializers.ChoiceField(choices=["online", "in_person"])
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if attrs["end"] <= attrs["start"]:
-            raise serializers.ValidationError({"end": ["The end must be after the start."]})
-        return attrs
+class MeetingInput(SlotChoiceInput):
+    """A meeting booked directly: the same fields as an offered slot."""
 
 
 def _mediator_and_room(case: Any, mediator_id: int | None, room_id: int | None) -> tuple[Any, Any]:

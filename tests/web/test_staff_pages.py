@@ -227,7 +227,10 @@ def test_a_mediator_makes_copies_and_revokes_their_feed_address(tenant: Any) -> 
     tenant["mediator"].user = user
     tenant["mediator"].save()
     client = _client(user)
-    assert "Make my feed address" in client.get("/mediator/").content.decode()
+    first = client.get("/mediator/").content.decode()
+    assert "Make my feed address" in first
+    title = first.split("<title>", 1)[1].split("</title>", 1)[0]
+    assert "Your availability and meetings" in title and "<" not in title
     assert client.post("/mediator/feed/").status_code == 302
     feed = CalendarFeed.objects.get(revoked_at__isnull=True)
     page = client.get("/mediator/").content.decode()
