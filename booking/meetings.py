@@ -124,13 +124,7 @@ def meeting_book(
         offer_slot=offer_slot,
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
-    occupy(
-        claims=meeting_claims(case=case, mediator=mediator, room=room, start=start, end=end),
-        kind="meeting",
-        meeting=meeting,
-        now=now,
-        release=release,
-    )
+    claims = meeting_claims(case=case, mediator=mediator, room=room, start=start, end=end)
     if case.mediator_id != mediator.pk:
         case.mediator = mediator
         case.save(update_fields=["mediator"])
@@ -146,6 +140,8 @@ def meeting_book(
         system=True,
         reason=f"meeting {start.isoformat()} confirmed",
     )
+    # Last: the resources' locks are held from here to the commit, so bookings of one mediator queue only for this.
+    occupy(claims=claims, kind="meeting", meeting=meeting, now=now, release=release)
     return meeting
 
 
