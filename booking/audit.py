@@ -135,12 +135,35 @@ def _viewed(request: HttpRequest) -> tuple[str, int, int | None] | None:
         object_type, object_id = _ADMIN_VIEWS[match.url_name], int(kwargs["object_id"])
         case_id = object_id if object_type == "case" else _case_of(object_type, object_id)
         return object_type, object_id, case_id
+    family = _viewed_by_family_link(match.url_name, kwargs.get("token"))
+    if family is not None:
+        return family
     if "participant_id" in kwargs:
         return "participant", int(kwargs["participant_id"]), kwargs.get("case_id")
     if "meeting_id" in kwargs:
         return "meeting", int(kwargs["meeting_id"]), _case_of("meeting", int(kwargs["meeting_id"]))
     if "case_id" in kwargs:
         return "case", int(kwargs["case_id"]), int(kwargs["case_id"])
+    return None
+
+
+def _viewed_by_family_link(url_name: str | None, token: str | None) -> tuple[str, int, int | None] | None:
+    """A family's page (their offer, or their meeting once booked) or an attendee's answer page."""
+    if not token:
+        return None
+    if url_name == "book":
+        from booking.offers import offer_from_token
+
+        offer = offer_from_token(token)
+        if offer is None:
+            return None
+        meeting = Meeting.objects.filter(offer_slot__offer=offer).values_list("pk", flat=True).first()
+        return ("meeting", meeting, offer.case_id) if meeting else ("case", offer.case_id, offer.case_id)
+    if url_name in ("respond", "respond-answer"):
+        from booking.links import attendee_from_token
+
+        attendee = attendee_from_token(token)
+        return ("meeting", attendee.meeting_id, attendee.meeting.case_id) if attendee else None
     return None
 
 

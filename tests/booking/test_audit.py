@@ -124,3 +124,24 @@ def test_who_acted_without_an_account() -> None:
     assert audit._actor(family)[1:] == ("family_link", "family link")
     assert audit._actor(webhook)[1:] == ("system", "system")
     assert audit._actor(None)[1:] == ("system", "system")
+
+
+@pytest.mark.django_db
+def test_a_family_reading_their_page_by_link_is_audited() -> None:
+    from datetime import UTC, date, datetime
+
+    import time_machine
+    from django.test import Client
+
+    from booking import offers
+    from booking.models import AuditEvent
+    from tests.booking import helpers as h
+
+    with time_machine.travel(datetime(2026, 11, 27, 10, tzinfo=UTC), tick=False):
+        t = h.tenant(today=date(2026, 11, 27))
+        h.mediator(t)
+        case = h.case(t, la_notified=date(2026, 11, 20))
+        _, token = offers.offer_create(case=case, actor=t["coordinator"], now=datetime(2026, 11, 27, 10, tzinfo=UTC))
+        assert Client().get(f"/book/{token}/").status_code == 200
+    event = AuditEvent.objects.filter(action="view", case_id_ref=case.pk).latest("at")
+    assert (event.actor_kind, event.object_type, event.via) == ("family_link", "case", "page")
