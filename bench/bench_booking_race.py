@@ -393,8 +393,8 @@ def report(
         " is one transaction with many statements (case lock, checks, meeting, occupancies through the exclusion"
         " constraint, case history, outbox rows), so the ratio says how close the API comes to the raw write rate.",
         f"Where the time goes: the gunicorn workers used {cpu_ms:.0f} ms of CPU per attempt (mean over the rounds). A"
-        f" winning booking is {sql[0]} SQL statements, a 409 is {sql[1]} (it stops when the exclusion constraint"
-        " refuses the occupancy; counted once in this process with Django's test Client on a spare time). This"
+        f" winning booking is {sql[0]} SQL statements and a 409 is {sql[1]} (counted once in this process with"
+        " Django's test Client, one after the other on a spare time). This"
         f" machine has {os.cpu_count()} cores, shared with the clients and PostgreSQL;"
         f" {cores} cores / {cpu_ms:.0f} ms allows at most {cores * 1000 / cpu_ms:.0f} attempts/s even before the"
         " database's own"

@@ -19,6 +19,8 @@ from notifications import services as notifications
 from scheduling.models import Mediator, Occupancy, Room
 from scheduling.occupancy import (
     Claim,
+    SlotTakenError,
+    claims_taken,
     lock_resources,
     occupy,
     resource_for_mediator,
@@ -110,6 +112,9 @@ def meeting_book(
     if case.meetings.filter(status=Meeting.Status.CONFIRMED).exists():
         raise ConflictError("This case already has a confirmed meeting: reschedule it instead.")
     check_bookable(case=case, mediator=mediator, room=room, mode=mode, start=start, end=end, now=now)
+    claims = meeting_claims(case=case, mediator=mediator, room=room, start=start, end=end)
+    if release is None and claims_taken(claims, now=now):
+        raise SlotTakenError("That time has just been taken.")
     late = case.mediation_due is not None and local_day(end) > case.mediation_due
     meeting = Meeting.objects.create(
         case=case,
@@ -124,7 +129,6 @@ def meeting_book(
         offer_slot=offer_slot,
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
-    claims = meeting_claims(case=case, mediator=mediator, room=room, start=start, end=end)
     if case.mediator_id != mediator.pk:
         case.mediator = mediator
         case.save(update_fields=["mediator"])

@@ -77,6 +77,16 @@ def holds_release_expired(*, now: datetime, resource_ids: Sequence[int] | None =
     return qs.update(active=False)
 
 
+def claims_taken(claims: Sequence[Claim], *, now: datetime) -> bool:
+    """A cheap read, without locks: is any claim already overlapped by a live occupancy? Lets a request that has
+    clearly lost fail before doing its work; `occupy` (under the locks, or the constraint) stays the last word."""
+    live = Q(kind=Occupancy.Kind.MEETING) | Q(kind=Occupancy.Kind.HOLD, expires_at__gt=now)
+    query = Q()
+    for claim in claims:
+        query |= Q(resource_id=claim.resource_id, start__lt=claim.end, end__gt=claim.start)
+    return bool(claims) and Occupancy.objects.filter(query, live, active=True).exists()
+
+
 def _overlapping(claims: Sequence[Claim]) -> bool:
     query = Q()
     for claim in claims:
