@@ -26,6 +26,7 @@ from scheduling.occupancy import (
     resource_for_mediator,
     resource_for_room,
     resource_for_user,
+    take_turn,
 )
 
 STAFF_ROLES = (Participant.Role.LA_OFFICER, Participant.Role.HEALTH_REPRESENTATIVE)
@@ -113,6 +114,7 @@ def meeting_book(
         raise ConflictError("This case already has a confirmed meeting: reschedule it instead.")
     check_bookable(case=case, mediator=mediator, room=room, mode=mode, start=start, end=end, now=now)
     claims = meeting_claims(case=case, mediator=mediator, room=room, start=start, end=end)
+    take_turn(claims)
     if release is None and claims_taken(claims, now=now):
         raise SlotTakenError("That time has just been taken.")
     late = case.mediation_due is not None and local_day(end) > case.mediation_due
@@ -129,11 +131,11 @@ def meeting_book(
         offer_slot=offer_slot,
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
-    if case.mediator_id != mediator.pk:
-        case.mediator = mediator
-        case.save(update_fields=["mediator"])
+    case.mediator = mediator  # written with the move below
     if case.state == State.ISSUES_CAPTURED or case.state == State.ICB_NOTIFIED:
-        case = case_transition(case=case, actor=actor, target=State.SCHEDULING, today=local_day(now), system=True)
+        case = case_transition(
+            case=case, actor=actor, target=State.SCHEDULING, today=local_day(now), system=True, locked=True
+        )
     notifications.meeting_confirmed(meeting, now=now)
     _calendar_changed(meeting)
     case_transition(
@@ -143,6 +145,7 @@ def meeting_book(
         today=local_day(now),
         system=True,
         reason=f"meeting {start.isoformat()} confirmed",
+        locked=True,
     )
     # Last: the resources' locks are held from here to the commit, so bookings of one mediator queue only for this.
     occupy(claims=claims, kind="meeting", meeting=meeting, now=now, release=release)

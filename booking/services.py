@@ -196,6 +196,9 @@ _DATE_EFFECTS = {
 }
 
 
+_RELATED_FIELDS = [f.name for f in Case._meta.get_fields() if f.is_relation and f.concrete]
+
+
 @transaction.atomic
 def case_transition(
     *,
@@ -206,9 +209,14 @@ def case_transition(
     on: date | None = None,
     today: date,
     system: bool = False,
+    locked: bool = False,
 ) -> Case:
-    """Move the case to `target`, or raise ConflictError saying why not. The move is recorded in the history."""
-    case = Case.objects.select_for_update().get(pk=case.pk)
+    """Move the case to `target`, or raise ConflictError saying why not. The move is recorded in the history.
+
+    `locked`: the caller holds the case's row lock in this transaction and passes the row as it read it then (with
+    any field it has changed since, which this save writes too), so it is not read again."""
+    if not locked:
+        case = Case.objects.select_for_update().get(pk=case.pk)
     source = case.state
     why_not = refusal(case, source, target, system=system)
     if why_not:
@@ -224,7 +232,9 @@ def case_transition(
         case.certificate_trigger_date = when
     case.state = target
     case_recompute_deadlines(case=case)
-    case.full_clean()
+    # A move changes the state and dates only: its related rows are the ones already stored (the foreign keys
+    # need no check that they exist, nor the unique reference a read), and the database holds those rules anyway.
+    case.full_clean(exclude=_RELATED_FIELDS, validate_unique=False)
     case.save()
     _record(
         case,

@@ -10,6 +10,7 @@ import logging
 import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -32,16 +33,44 @@ FAMILY_ROLES = ("parent", "young_person", "alternative_person", "supporter")
 
 def message_queue(*, dedupe_key: str, **fields: Any) -> Message | None:
     """Write one message unless one with this key exists (then nothing happens). Returns the new row or None."""
-    if Message.objects.filter(dedupe_key=dedupe_key).exists():
-        return None
+    written = messages_queue([Message(dedupe_key=dedupe_key, **fields)])
+    return written[0] if written else None
+
+
+def messages_queue(messages: list[Message]) -> list[Message]:
+    """Write the messages whose dedupe keys are new, in one read and one insert. Returns the rows written.
+
+    A concurrent transaction that wrote one of the keys first makes the insert fail; then each is written on its own,
+    and the ones already there are left."""
+    if not messages:
+        return []
+    existing = set(
+        Message.objects.filter(dedupe_key__in=[m.dedupe_key for m in messages]).values_list("dedupe_key", flat=True)
+    )
+    fresh, seen = [], set(existing)
+    for message in messages:
+        if message.dedupe_key not in seen:
+            seen.add(message.dedupe_key)
+            fresh.append(message)
+    if not fresh:
+        return []
     try:
         with transaction.atomic():
-            message = Message.objects.create(dedupe_key=dedupe_key, **fields)
+            written = Message.objects.bulk_create(fresh)
     except IntegrityError:
-        return None  # written by a concurrent transaction
-    if message.kind in URGENT and settings.CELERY_BROKER_URL:
-        transaction.on_commit(lambda: _hand_off(message.pk))
-    return message
+        written = []
+        for message in fresh:
+            try:
+                with transaction.atomic():
+                    message.save(force_insert=True)
+            except IntegrityError:
+                message.pk = None
+                continue  # written by a concurrent transaction
+            written.append(message)
+    for message in written:
+        if message.kind in URGENT and settings.CELERY_BROKER_URL:
+            transaction.on_commit(partial(_hand_off, message.pk))
+    return written
 
 
 def _hand_off(message_id: int) -> None:
@@ -88,11 +117,11 @@ def meeting_attendees_sync(meeting: Any) -> tuple[list[Any], list[Any]]:
     roles = {"mediator": "CHAIR", "supporter": "OPT-PARTICIPANT", "observer": "OPT-PARTICIPANT"}
     participants = list(meeting.case.participants.all())
     existing = {a.participant_id: a for a in meeting.attendees.all() if a.participant_id}
-    current = []
+    current, new = [], []
     for p in participants:
         attendee = existing.pop(p.pk, None)
         if attendee is None:
-            attendee = MeetingAttendee.objects.create(
+            attendee = MeetingAttendee(
                 meeting=meeting,
                 participant=p,
                 name=p.name,
@@ -100,10 +129,12 @@ def meeting_attendees_sync(meeting: Any) -> tuple[list[Any], list[Any]]:
                 ical_role=roles.get(p.role, "REQ-PARTICIPANT"),
                 token=secrets.token_urlsafe(16),
             )
+            new.append(attendee)
         elif not attendee.active or attendee.email != p.email or attendee.name != p.name:
             attendee.active, attendee.email, attendee.name = True, p.email, p.name
             attendee.save(update_fields=["active", "email", "name"])
         current.append(attendee)
+    MeetingAttendee.objects.bulk_create(new)
     removed = [a for a in existing.values() if a.active]
     for attendee in removed:
         attendee.active = False
@@ -121,12 +152,13 @@ def _meeting_message(
     method: str = "",
     due_at: datetime | None = None,
     tag: str = "",
-) -> None:
+) -> Message | None:
+    """The message to one attendee (unsaved), or None when they have no address for the channel."""
     p = attendee.participant
     to = attendee.email if channel == "email" else (p.mobile if p else "")
     if not to:
-        return
-    message_queue(
+        return None
+    return Message(
         dedupe_key=f"{kind}:{meeting.uid}:{meeting.sequence}:{attendee.pk}:{channel}{tag}",
         kind=kind,
         channel=channel,
@@ -143,7 +175,8 @@ def _meeting_message(
     )
 
 
-def _reminders(meeting: Any, attendees: list[Any], now: datetime) -> None:
+def _reminders(meeting: Any, attendees: list[Any], now: datetime) -> list[Message | None]:
+    messages = []
     for offset in _reminder_offsets(_provider(meeting.case)):
         due = meeting.start - timedelta(minutes=int(offset["minutes_before"]))
         if due <= now:
@@ -154,30 +187,41 @@ def _reminders(meeting: Any, attendees: list[Any], now: datetime) -> None:
                 continue
             if offset["channel"] == "sms" and p.role not in FAMILY_ROLES:
                 continue
-            _meeting_message(
-                meeting,
-                attendee,
-                Message.Kind.REMINDER,
-                offset["channel"],
-                now=now,
-                due_at=due,
-                tag=f":{offset['minutes_before']}",
+            messages.append(
+                _meeting_message(
+                    meeting,
+                    attendee,
+                    Message.Kind.REMINDER,
+                    offset["channel"],
+                    now=now,
+                    due_at=due,
+                    tag=f":{offset['minutes_before']}",
+                )
             )
+    return messages
 
 
-def _announce(meeting: Any, attendees: list[Any], kind: str, method: str, now: datetime) -> None:
+def _announce(meeting: Any, attendees: list[Any], kind: str, method: str, now: datetime) -> list[Message | None]:
+    messages = []
     for attendee in attendees:
         if attendee.email:
-            _meeting_message(meeting, attendee, kind, "email", now=now, method=method)
+            messages.append(_meeting_message(meeting, attendee, kind, "email", now=now, method=method))
         p = attendee.participant
         if p is not None and p.role in FAMILY_ROLES and wants(p, "sms"):
-            _meeting_message(meeting, attendee, kind, "sms", now=now)
+            messages.append(_meeting_message(meeting, attendee, kind, "sms", now=now))
+    return messages
+
+
+def _queue(*groups: list[Message | None]) -> None:
+    messages_queue([m for group in groups for m in group if m is not None])
 
 
 def meeting_confirmed(meeting: Any, *, now: datetime) -> None:
     attendees, _ = meeting_attendees_sync(meeting)
-    _announce(meeting, attendees, Message.Kind.INVITATION, "REQUEST", now)
-    _reminders(meeting, attendees, now)
+    _queue(
+        _announce(meeting, attendees, Message.Kind.INVITATION, "REQUEST", now),
+        _reminders(meeting, attendees, now),
+    )
 
 
 def meeting_changed(meeting: Any, *, now: datetime) -> None:
@@ -185,16 +229,17 @@ def meeting_changed(meeting: Any, *, now: datetime) -> None:
     a CANCEL to anyone no longer invited; new reminders."""
     cancel_pending(meeting=meeting)
     attendees, removed = meeting_attendees_sync(meeting)
-    _announce(meeting, attendees, Message.Kind.UPDATE, "REQUEST", now)
-    for attendee in removed:
-        _meeting_message(meeting, attendee, Message.Kind.CANCELLATION, "email", now=now, method="CANCEL")
-    _reminders(meeting, attendees, now)
+    _queue(
+        _announce(meeting, attendees, Message.Kind.UPDATE, "REQUEST", now),
+        [_meeting_message(meeting, a, Message.Kind.CANCELLATION, "email", now=now, method="CANCEL") for a in removed],
+        _reminders(meeting, attendees, now),
+    )
 
 
 def meeting_cancelled(meeting: Any, *, now: datetime) -> None:
     cancel_pending(meeting=meeting)
     attendees = [a for a in meeting.attendees.all() if a.active]
-    _announce(meeting, attendees, Message.Kind.CANCELLATION, "CANCEL", now)
+    _queue(_announce(meeting, attendees, Message.Kind.CANCELLATION, "CANCEL", now))
 
 
 def offer_made(offer: Any, *, link: str, now: datetime) -> None:

@@ -77,6 +77,26 @@ def holds_release_expired(*, now: datetime, resource_ids: Sequence[int] | None =
     return qs.update(active=False)
 
 
+def take_turn(claims: Sequence[Claim]) -> None:
+    """Queue behind any other booking of the first claim's resource (the mediator) on the same UTC day, until the
+    transaction ends.
+
+    Bookings that race for one mediator's day are nearly always racing for the same time: the first does its work, the
+    others wait here without spending any, then find the time taken at once (`claims_taken`) and answer 409. Without
+    the turn every racer does all of a booking's work only to be refused by the constraint at the end. Bookings of
+    other mediators or other days are not held up. PostgreSQL only (a transaction-scoped advisory lock, keyed on the
+    resource and the day); SQLite already runs one writer at a time. The constraint stays the last word: the turn only
+    saves work. Taken right after the case's row lock and before any other lock, so no cycle of waits can form.
+    """
+    if claims and connection.vendor == "postgresql":
+        first = claims[0]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)",
+                [first.resource_id % 2**31, int(first.start.timestamp()) // 86400],
+            )
+
+
 def claims_taken(claims: Sequence[Claim], *, now: datetime) -> bool:
     """A cheap read, without locks: is any claim already overlapped by a live occupancy? Lets a request that has
     clearly lost fail before doing its work; `occupy` (under the locks, or the constraint) stays the last word."""
