@@ -18,8 +18,11 @@ def _visible_q(user: Any) -> Q | None:
     """None means everything (superusers); an empty Q-match means nothing."""
     if user.is_superuser:
         return None
-    coordinating = organisation_ids_for(user, Role.COORDINATOR)
-    health = organisation_ids_for(user, Role.HEALTH_REPRESENTATIVE)
+    coordinating: set[int] = set()
+    health: set[int] = set()
+    roles = Membership.objects.filter(user=user, role__in=[Role.COORDINATOR, Role.HEALTH_REPRESENTATIVE])
+    for organisation_id, role in roles.values_list("organisation_id", "role"):
+        (coordinating if role == Role.COORDINATOR else health).add(organisation_id)
     return (
         Q(provider_id__in=coordinating)
         | Q(local_authority_id__in=coordinating)

@@ -155,3 +155,50 @@ def test_postgres_refuses_an_overlap_even_without_the_application_check() -> Non
             kind="meeting",
             meeting=meeting,
         )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_bookings_of_one_mediator_on_one_day_take_turns_and_others_do_not_wait() -> None:
+    """While one booking holds its turn (mediator, day), another that day waits; other days and mediators do not."""
+    from django.db import OperationalError, transaction
+
+    from scheduling.occupancy import Claim, take_turn
+
+    t = helpers.tenant(today=date(2026, 11, 27))
+    first, second = resource_for_mediator(helpers.mediator(t)), resource_for_mediator(helpers.mediator(t, name="B"))
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                take_turn([Claim(first.pk, START, START + timedelta(hours=3))])
+                holding.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(30)
+
+        def waits(claim: Claim) -> bool:
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL lock_timeout = '300ms'")
+                try:
+                    with transaction.atomic():
+                        take_turn([claim])
+                except OperationalError:
+                    return True
+                return False
+
+        later_that_day = START + timedelta(hours=4)
+        assert waits(Claim(first.pk, later_that_day, later_that_day + timedelta(hours=2)))
+        assert not waits(Claim(first.pk, START + timedelta(days=1), START + timedelta(days=1, hours=3)))
+        assert not waits(Claim(second.pk, START, START + timedelta(hours=3)))
+    finally:
+        release.set()
+        holder.join(30)
+    assert not waits(Claim(first.pk, START, START + timedelta(hours=3)))
