@@ -47,7 +47,9 @@ def meeting_claims(*, case: Case, mediator: Mediator, room: Room | None, start: 
     ]
     if room is not None:
         claims.append(Claim(resource_for_room(room).pk, start, end))
-    staff = case.participants.filter(role__in=STAFF_ROLES, required=True, user__isnull=False).select_related("user")
+    staff = case.participants.filter(role__in=STAFF_ROLES, required=True, user__isnull=False).select_related(
+        "user", "organisation"
+    )
     for participant in staff:
         organisation = participant.organisation or case.local_authority
         claims.append(Claim(resource_for_user(participant.user, organisation).pk, start, end))
@@ -105,7 +107,7 @@ def meeting_book(
     offer_slot: Any = None,
     release: Any = None,
 ) -> Meeting:
-    case = Case.objects.select_for_update().get(pk=case.pk)
+    case = Case.objects.select_for_update(of=("self",)).select_related("provider", "local_authority").get(pk=case.pk)
     if case.state not in SCHEDULABLE_STATES:
         raise ConflictError(
             f"A case that is {case.get_state_display().lower()} cannot be booked.", {"state": case.state}
