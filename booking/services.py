@@ -232,9 +232,10 @@ def case_transition(
         case.certificate_trigger_date = when
     case.state = target
     case_recompute_deadlines(case=case)
-    # A move changes the state and dates only: its related rows are the ones already stored (the foreign keys
-    # need no check that they exist, nor the unique reference a read), and the database holds those rules anyway.
-    case.full_clean(exclude=_RELATED_FIELDS, validate_unique=False)
+    # A move changes the state and dates only. The related rows, the unique reference and the table's constraints
+    # (route and health) are as stored, so they are not checked again (each check is a query); the database holds
+    # those rules anyway.
+    case.full_clean(exclude=_RELATED_FIELDS, validate_unique=False, validate_constraints=False)
     case.save()
     _record(
         case,
