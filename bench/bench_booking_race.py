@@ -55,7 +55,8 @@ PGBENCH_DB = "bench_pgbench"
 SLOTS = 50
 CLIENTS_PER_SLOT = 4
 ROUNDS = 2
-WORKERS, THREADS = 4, 8
+# One gunicorn process per core; threads enough that bookings waiting their turn (or on a lock) leave others running.
+WORKERS, THREADS = os.cpu_count() or 2, 16
 TARGET_RATE = 200.0
 TARGET_P95_MS = 300.0
 LONDON = ZoneInfo("Europe/London")

@@ -89,6 +89,13 @@ def check_bookable(
         )
 
 
+def case_lock(case_id: int) -> Case:
+    """Lock the case's row for the rest of the transaction. Every change to a case's bookings takes this lock first
+    (then the offer or meeting, then the resources in id order), so two such changes can never wait on each other in
+    a cycle."""
+    return Case.objects.select_for_update(of=("self",)).select_related("provider", "local_authority").get(pk=case_id)
+
+
 def _new_uid() -> str:
     return f"mediation-{uuid.uuid4()}@{settings.SITE_URL.split('://', 1)[-1].split('/')[0].split(':')[0]}"
 
@@ -107,7 +114,7 @@ def meeting_book(
     offer_slot: Any = None,
     release: Any = None,
 ) -> Meeting:
-    case = Case.objects.select_for_update(of=("self",)).select_related("provider", "local_authority").get(pk=case.pk)
+    case = case_lock(case.pk)
     if case.state not in SCHEDULABLE_STATES:
         raise ConflictError(
             f"A case that is {case.get_state_display().lower()} cannot be booked.", {"state": case.state}
@@ -158,10 +165,11 @@ def meeting_book(
 def meeting_reschedule(
     *, meeting: Meeting, actor: Any, start: datetime, end: datetime, room: Room | None, mode: str, now: datetime
 ) -> Meeting:
+    case = case_lock(meeting.case_id)
     meeting = Meeting.objects.select_for_update().get(pk=meeting.pk)
     if meeting.status != Meeting.Status.CONFIRMED:
         raise ConflictError(f"A {meeting.get_status_display().lower()} meeting cannot be moved.")
-    case = meeting.case
+    meeting.case = case
     check_bookable(case=case, mediator=meeting.mediator, room=room, mode=mode, start=start, end=end, now=now)
     previous = (meeting.start, meeting.end, meeting.room_id, meeting.mode)
     occupy(
@@ -194,9 +202,11 @@ def meeting_reschedule(
 
 @transaction.atomic
 def meeting_cancel(*, meeting: Meeting, actor: Any, cancelled_by: str, reason: str, now: datetime) -> Meeting:
+    case = case_lock(meeting.case_id)
     meeting = Meeting.objects.select_for_update().get(pk=meeting.pk)
     if meeting.status != Meeting.Status.CONFIRMED:
         raise ConflictError(f"This meeting is already {meeting.get_status_display().lower()}.")
+    meeting.case = case
     held = Occupancy.objects.filter(meeting=meeting, active=True)
     lock_resources(held.values_list("resource_id", flat=True))
     held.update(active=False)
@@ -205,7 +215,6 @@ def meeting_cancel(*, meeting: Meeting, actor: Any, cancelled_by: str, reason: s
     meeting.cancel_reason = reason
     meeting.sequence += 1
     meeting.save()
-    case = meeting.case
     if case.state == State.SCHEDULED:
         case_transition(
             case=case,
@@ -214,6 +223,7 @@ def meeting_cancel(*, meeting: Meeting, actor: Any, cancelled_by: str, reason: s
             today=local_day(now),
             system=True,
             reason=f"meeting cancelled by {meeting.get_cancelled_by_display()}: {reason}",
+            locked=True,
         )
     else:
         _record(

@@ -14,7 +14,7 @@ from django.core import signing
 from django.db import transaction
 
 from booking import statutory
-from booking.meetings import check_bookable, local_day, meeting_book, meeting_claims
+from booking.meetings import case_lock, check_bookable, local_day, meeting_book, meeting_claims
 from booking.models import Case, CaseEvent, Meeting, Offer, OfferSlot
 from booking.services import _record, case_transition
 from booking.states import State
@@ -127,7 +127,7 @@ def offer_create(
     count: int = 3,
     expiry_working_days: int | None = None,
 ) -> tuple[Offer, str]:
-    case = Case.objects.select_for_update().get(pk=case.pk)
+    case = case_lock(case.pk)
     if case.state not in OFFERABLE_STATES or (case.state == State.ISSUES_CAPTURED and case.health_involved):
         raise ConflictError(
             f"Slots can be offered once the issues are captured (and the ICB notified when health is involved); "
@@ -161,11 +161,17 @@ def offer_create(
     )
     mediators = Mediator.objects.in_bulk([c.mediator_id for c in choices])
     rooms = Room.objects.in_bulk([c.room_id for c in choices if c.room_id])
-    for rank, choice in enumerate(choices, start=1):
+    claims_of = []
+    for choice in choices:
         mediator, room = mediators[choice.mediator_id], rooms.get(choice.room_id) if choice.room_id else None
         check_bookable(
             case=case, mediator=mediator, room=room, mode=choice.mode, start=choice.start, end=choice.end, now=now
         )
+        claims_of.append(meeting_claims(case=case, mediator=mediator, room=room, start=choice.start, end=choice.end))
+    # Every slot's resources locked at once, in id order (occupy below takes them one slot at a time).
+    lock_resources(claim.resource_id for claims in claims_of for claim in claims)
+    for rank, (choice, claims) in enumerate(zip(choices, claims_of, strict=True), start=1):
+        mediator, room = mediators[choice.mediator_id], rooms.get(choice.room_id) if choice.room_id else None
         slot = OfferSlot.objects.create(
             offer=offer,
             rank=rank,
@@ -177,7 +183,6 @@ def offer_create(
             late=choice.late,
             reasons=list(choice.reasons),
         )
-        claims = meeting_claims(case=case, mediator=mediator, room=room, start=choice.start, end=choice.end)
         occupy(claims=claims, kind=Occupancy.Kind.HOLD, offer_slot=slot, expires_at=expires_at, now=now)
     if case.state != State.SCHEDULING:
         case = case_transition(
@@ -203,6 +208,7 @@ def offer_create(
 @transaction.atomic
 def offer_expire(*, offer: Offer, now: datetime) -> bool:
     """Mark an open offer past its expiry as expired and release its holds. Safe to run twice."""
+    case_lock(offer.case_id)
     updated = Offer.objects.filter(pk=offer.pk, status=Offer.Status.OPEN, expires_at__lte=now).update(
         status=Offer.Status.EXPIRED, decided_at=now
     )
@@ -237,6 +243,7 @@ def open_options(offer: Offer) -> list[OfferSlot]:
 
 @transaction.atomic
 def _accept(offer_id: int, slot_id: int, now: datetime) -> Meeting:
+    case_lock(Offer.objects.filter(pk=offer_id).values_list("case_id", flat=True).get())
     offer = Offer.objects.select_for_update().get(pk=offer_id)
     if offer.status != Offer.Status.OPEN:
         raise ConflictError("This booking link has already been used.", {"status": offer.status})

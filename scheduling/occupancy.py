@@ -86,7 +86,8 @@ def take_turn(claims: Sequence[Claim]) -> None:
     the turn every racer does all of a booking's work only to be refused by the constraint at the end. Bookings of
     other mediators or other days are not held up. PostgreSQL only (a transaction-scoped advisory lock, keyed on the
     resource and the day); SQLite already runs one writer at a time. The constraint stays the last word: the turn only
-    saves work. Taken right after the case's row lock and before any other lock, so no cycle of waits can form.
+    saves work. Taken after the case's row lock (and an offer's) and before any resource lock; those waiting for it
+    hold only their own case and offer rows, so no cycle of waits can form.
     """
     if claims and connection.vendor == "postgresql":
         first = claims[0]

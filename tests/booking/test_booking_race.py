@@ -202,3 +202,26 @@ def test_bookings_of_one_mediator_on_one_day_take_turns_and_others_do_not_wait()
         release.set()
         holder.join(30)
     assert not waits(Claim(first.pk, START, START + timedelta(hours=3)))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_family_accepting_while_the_coordinator_re_offers_ends_in_one_of_them_never_a_deadlock() -> None:
+    """Both change the same case's offer and holds: each takes the case's lock first, so one wins and the other gets a
+    clean 409, whichever goes first (taking the offer's lock before the case's once let them deadlock)."""
+    from booking.offers import offer_accept, offer_create
+
+    t = helpers.tenant(today=date(2026, 11, 27))
+    helpers.mediator(t)
+    for _ in range(4):
+        case = helpers.case(t, la_notified=date(2026, 11, 20))
+        offer, _token = offer_create(case=case, actor=None, now=NOW)
+        slot = offer.slots.order_by("rank").first()
+        booked, conflicts, errors = _race(
+            [
+                lambda offer=offer, slot=slot: offer_accept(offer=offer, slot_id=slot.pk, now=NOW),
+                lambda case=case: offer_create(case=case, actor=None, now=NOW),
+            ]
+        )
+        assert errors == []
+        assert (booked, conflicts) == (1, 1)
+    assert overlapping_active_pairs() == 0
