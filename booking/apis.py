@@ -14,9 +14,17 @@ from booking import selectors, services
 from booking.models import Case, Participant
 from booking.states import STATE_CHOICES, next_states
 from core.clock import local_today
-from core.fields import PhoneNumberField, RelatedIdsField, StrictBooleanField, StringListField, TimeZoneField
+from core.fields import (
+    IdField,
+    PhoneNumberField,
+    RelatedIdsField,
+    StrictBooleanField,
+    StringListField,
+    TimeZoneField,
+)
 from core.models import Organisation
-from core.pagination import paginate
+from core.openapi import errors
+from core.pagination import PaginatedApi, paginate
 
 _org = Organisation.objects.all()
 
@@ -76,20 +84,20 @@ class CaseOutput(serializers.Serializer):
     social_care_involved = serializers.BooleanField()
     certificate_required = serializers.BooleanField()
     child_name = serializers.CharField()
-    child_date_of_birth = serializers.DateField()
+    child_date_of_birth = serializers.DateField(allow_null=True)
     school_name = serializers.CharField()
     needs_language = serializers.CharField()
     interpreter_arranged = serializers.BooleanField()
     short_notice_consent = serializers.BooleanField()
-    decision_sent = serializers.DateField()
-    adviser_contacted = serializers.DateField()
-    family_requested = serializers.DateField()
-    la_notified = serializers.DateField()
-    icb_informed = serializers.DateField()
+    decision_sent = serializers.DateField(allow_null=True)
+    adviser_contacted = serializers.DateField(allow_null=True)
+    family_requested = serializers.DateField(allow_null=True)
+    la_notified = serializers.DateField(allow_null=True)
+    icb_informed = serializers.DateField(allow_null=True)
     certificate_trigger = serializers.CharField()
-    certificate_trigger_date = serializers.DateField()
-    certificate_issued_on = serializers.DateField()
-    held_on = serializers.DateField()
+    certificate_trigger_date = serializers.DateField(allow_null=True)
+    certificate_issued_on = serializers.DateField(allow_null=True)
+    held_on = serializers.DateField(allow_null=True)
     deadlines = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
@@ -128,19 +136,19 @@ class CaseDetailOutput(CaseOutput):
 
 class CaseFilter(serializers.Serializer):
     state = serializers.ChoiceField(choices=STATE_CHOICES, required=False)
-    local_authority = serializers.IntegerField(required=False, min_value=1)
+    local_authority = IdField(required=False)
     mediation_due_before = serializers.DateField(required=False)
 
 
-class CaseListApi(APIView):
-    @extend_schema(parameters=[CaseFilter], responses=CaseOutput(many=True))
+class CaseListApi(PaginatedApi, APIView):
+    @extend_schema(parameters=[CaseFilter], responses={200: CaseOutput(many=True), **errors(400, 401)})
     def get(self, request: Request) -> Response:
         filters = CaseFilter(data=request.query_params)
         filters.is_valid(raise_exception=True)
         cases = selectors.case_list(user=request.user, filters=filters.validated_data)
         return paginate(request, self, cases, CaseOutput)
 
-    @extend_schema(request=CaseInput, responses={201: CaseDetailOutput})
+    @extend_schema(request=CaseInput, responses={201: CaseDetailOutput, **errors(400, 401)})
     def post(self, request: Request) -> Response:
         data = CaseInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -149,11 +157,13 @@ class CaseListApi(APIView):
 
 
 class CaseDetailApi(APIView):
-    @extend_schema(responses=CaseDetailOutput)
+    @extend_schema(responses={200: CaseDetailOutput, **errors(401, 404)})
     def get(self, request: Request, case_id: int) -> Response:
         return Response(CaseDetailOutput(selectors.case_get(user=request.user, case_id=case_id)).data)
 
-    @extend_schema(request=CaseUpdateInput(partial=True), responses=CaseDetailOutput)
+    @extend_schema(
+        request=CaseUpdateInput(partial=True), responses={200: CaseDetailOutput, **errors(400, 401, 403, 404)}
+    )
     def patch(self, request: Request, case_id: int) -> Response:
         case = selectors.case_get(user=request.user, case_id=case_id)
         services.case_assert_editable(user=request.user, case=case)
@@ -170,7 +180,7 @@ class TransitionInput(serializers.Serializer):
 
 
 class CaseTransitionApi(APIView):
-    @extend_schema(request=TransitionInput, responses={200: CaseDetailOutput})
+    @extend_schema(request=TransitionInput, responses={200: CaseDetailOutput, **errors(400, 401, 403, 404, 409)})
     def post(self, request: Request, case_id: int) -> Response:
         case = selectors.case_get(user=request.user, case_id=case_id)
         services.case_assert_editable(user=request.user, case=case)
@@ -187,8 +197,8 @@ class CaseTransitionApi(APIView):
         return Response(CaseDetailOutput(case).data)
 
 
-class CaseHistoryApi(APIView):
-    @extend_schema(responses=CaseEventOutput(many=True))
+class CaseHistoryApi(PaginatedApi, APIView):
+    @extend_schema(responses={200: CaseEventOutput(many=True), **errors(401, 404)})
     def get(self, request: Request, case_id: int) -> Response:
         case = selectors.case_get(user=request.user, case_id=case_id)
         return paginate(request, self, selectors.case_events(case=case), CaseEventOutput)
@@ -232,13 +242,13 @@ class ParticipantOutput(serializers.Serializer):
     relationship = serializers.CharField()
 
 
-class ParticipantListApi(APIView):
-    @extend_schema(responses=ParticipantOutput(many=True))
+class ParticipantListApi(PaginatedApi, APIView):
+    @extend_schema(responses={200: ParticipantOutput(many=True), **errors(401, 404)})
     def get(self, request: Request, case_id: int) -> Response:
         case = selectors.case_get(user=request.user, case_id=case_id)
         return paginate(request, self, selectors.participant_list(case=case), ParticipantOutput)
 
-    @extend_schema(request=ParticipantInput, responses={201: ParticipantOutput})
+    @extend_schema(request=ParticipantInput, responses={201: ParticipantOutput, **errors(400, 401, 403, 404)})
     def post(self, request: Request, case_id: int) -> Response:
         case = selectors.case_get(user=request.user, case_id=case_id)
         services.case_assert_editable(user=request.user, case=case)
@@ -253,11 +263,13 @@ class ParticipantDetailApi(APIView):
         case = selectors.case_get(user=request.user, case_id=case_id)
         return selectors.participant_get(case=case, participant_id=participant_id)
 
-    @extend_schema(responses=ParticipantOutput)
+    @extend_schema(responses={200: ParticipantOutput, **errors(401, 404)})
     def get(self, request: Request, case_id: int, participant_id: int) -> Response:
         return Response(ParticipantOutput(self._get(request, case_id, participant_id)).data)
 
-    @extend_schema(request=ParticipantInput(partial=True), responses=ParticipantOutput)
+    @extend_schema(
+        request=ParticipantInput(partial=True), responses={200: ParticipantOutput, **errors(400, 401, 403, 404)}
+    )
     def patch(self, request: Request, case_id: int, participant_id: int) -> Response:
         participant = self._get(request, case_id, participant_id)
         services.case_assert_editable(user=request.user, case=participant.case)
@@ -266,7 +278,7 @@ class ParticipantDetailApi(APIView):
         participant = services.participant_update(participant=participant, actor=request.user, **data.validated_data)
         return Response(ParticipantOutput(participant).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None, **errors(401, 403, 404)})
     def delete(self, request: Request, case_id: int, participant_id: int) -> Response:
         participant = self._get(request, case_id, participant_id)
         services.case_assert_editable(user=request.user, case=participant.case)

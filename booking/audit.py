@@ -19,6 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from booking.models import AuditEvent, Case, Meeting, Participant
+from core.security import path_for_logs
 from core.services import actor_label
 
 AUDITED: dict[type[Model], str] = {Case: "case", Meeting: "meeting", Participant: "participant"}
@@ -55,7 +56,9 @@ def audit_record(
 ) -> AuditEvent:
     request = _request.get()
     user, kind, label = _actor(request)
-    path = request.path[:300] if request is not None else ""
+    # Without the access token of a family's or attendee's link: the trail is read by coordinators (the case's audit
+    # API) and admins, and the token would let them act as the family.
+    path = path_for_logs(request)[:300] if request is not None else ""
     return AuditEvent.objects.create(
         at=timezone.now(),
         actor=user,

@@ -26,6 +26,7 @@ from booking import ical
 from booking.answers import replies_apply
 from booking.meeting_apis import _meeting_get
 from booking.models import CalendarFeed, Meeting
+from core.openapi import errors
 from notifications.render import invite_for
 from scheduling.selectors import mediator_can_edit, mediator_get
 
@@ -42,7 +43,7 @@ def _ics(body: bytes, filename: str) -> HttpResponse:
 class MeetingInviteIcsApi(APIView):
     """The meeting as an iCalendar file, for anyone allowed to see the meeting."""
 
-    @extend_schema(responses={(200, "text/calendar"): OpenApiTypes.STR})
+    @extend_schema(responses={(200, "text/calendar"): OpenApiTypes.STR, **errors(401, 404)})
     def get(self, request: Request, meeting_id: int) -> HttpResponse:
         meeting = _meeting_get(request, meeting_id)
         # A download is published, not an invitation: calendars add it without treating it as a request to reply.
@@ -74,7 +75,7 @@ class MediatorFeedApi(APIView):
             raise PermissionDenied
         return mediator
 
-    @extend_schema(request=None, responses={201: OpenApiTypes.OBJECT})
+    @extend_schema(request=None, responses={201: OpenApiTypes.OBJECT, **errors(401, 403, 404)})
     def post(self, request: Request, mediator_id: int) -> Response:
         mediator = self._mediator(request, mediator_id)
         with transaction.atomic():
@@ -82,7 +83,7 @@ class MediatorFeedApi(APIView):
             feed = CalendarFeed.objects.create(mediator=mediator, token=secrets.token_urlsafe(32))
         return Response({"url": f"{settings.SITE_URL}/calendar/{feed.token}.ics"}, status=201)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None, **errors(401, 403, 404)})
     def delete(self, request: Request, mediator_id: int) -> Response:
         mediator = self._mediator(request, mediator_id)
         CalendarFeed.objects.filter(mediator=mediator, revoked_at__isnull=True).update(revoked_at=timezone.now())
@@ -114,7 +115,11 @@ class InboundEmailApi(APIView):
     authentication_classes: list[Any] = []
     parser_classes = [RawMessageParser]
 
-    @extend_schema(request={"message/rfc822": OpenApiTypes.BINARY}, responses={200: OpenApiTypes.OBJECT}, auth=[])
+    @extend_schema(
+        request={"message/rfc822": OpenApiTypes.BINARY},
+        responses={200: OpenApiTypes.OBJECT, **errors(400, 403)},
+        auth=[],
+    )
     def post(self, request: Request) -> Response:
         if not inbound_secret_ok(request.headers.get("Authorization", "")):
             raise PermissionDenied

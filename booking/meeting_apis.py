@@ -13,14 +13,15 @@ from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from booking import meetings, offers, selectors, services
 from booking.models import Meeting, Offer
 from core.clock import local_today
 from core.errors import ApplicationError, ConflictError
-from core.fields import StrictBooleanField
+from core.fields import IdField, StrictBooleanField
+from core.openapi import errors
+from core.security import AddressRateThrottle
 from scheduling.matching import match_reasons, mediator_matches
 from scheduling.models import Mediator, Room
 
@@ -42,7 +43,7 @@ class MatchFilter(serializers.Serializer):
 class MediatorMatchListApi(APIView):
     """Every mediator of the case's provider: the eligible ranked first, each excluded one with the rule."""
 
-    @extend_schema(parameters=[MatchFilter], responses={200: dict})
+    @extend_schema(parameters=[MatchFilter], responses={200: dict, **errors(400, 401, 404)})
     def get(self, request: Request, case_id: int) -> Response:
         case = selectors.case_get(user=request.user, case_id=case_id)
         params = MatchFilter(data=request.query_params)
@@ -70,12 +71,12 @@ class MediatorMatchListApi(APIView):
 
 
 class AssignInput(serializers.Serializer):
-    mediator = serializers.IntegerField(min_value=1)
+    mediator = IdField()
     reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
 
 class CaseAssignMediatorApi(APIView):
-    @extend_schema(request=AssignInput, responses={200: dict})
+    @extend_schema(request=AssignInput, responses={200: dict, **errors(400, 401, 403, 404, 409)})
     def post(self, request: Request, case_id: int) -> Response:
         case = selectors.case_get(user=request.user, case_id=case_id)
         services.case_assert_editable(user=request.user, case=case)
@@ -97,8 +98,8 @@ class CaseAssignMediatorApi(APIView):
 class SlotChoiceInput(serializers.Serializer):
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
-    mediator = serializers.IntegerField(min_value=1)
-    room = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    mediator = IdField()
+    room = IdField(required=False, allow_null=True)
     mode = serializers.ChoiceField(choices=["online", "in_person"])
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -142,7 +143,7 @@ def offer_as_dict(offer: Offer, *, token: str | None = None, public: bool = Fals
 
 
 class CaseOfferCreateApi(APIView):
-    @extend_schema(request=OfferInput, responses={201: dict})
+    @extend_schema(request=OfferInput, responses={201: dict, **errors(400, 401, 403, 404, 409)})
     def post(self, request: Request, case_id: int) -> Response:
         case = selectors.case_get(user=request.user, case_id=case_id)
         services.case_assert_editable(user=request.user, case=case)
@@ -163,7 +164,7 @@ class CaseOfferCreateApi(APIView):
         return Response(offer_as_dict(offer, token=token), status=status.HTTP_201_CREATED)
 
 
-class FamilyThrottle(AnonRateThrottle):
+class FamilyThrottle(AddressRateThrottle):  # counted per client address, as the sign-in throttle (IPv6 by /64)
     scope = "family"
     rate = "60/min"
 
@@ -182,13 +183,13 @@ class OfferDetailApi(APIView):
     authentication_classes: list[Any] = []
     throttle_classes = [FamilyThrottle]
 
-    @extend_schema(responses={200: dict}, auth=[])
+    @extend_schema(responses={200: dict, **errors(404, 429)}, auth=[])
     def get(self, request: Request, token: str) -> Response:
         return Response(offer_as_dict(_offer_or_404(token), public=True))
 
 
 class AcceptInput(serializers.Serializer):
-    slot = serializers.IntegerField(min_value=1)
+    slot = IdField()
 
 
 class OfferAcceptApi(APIView):
@@ -196,7 +197,7 @@ class OfferAcceptApi(APIView):
     authentication_classes: list[Any] = []
     throttle_classes = [FamilyThrottle]
 
-    @extend_schema(request=AcceptInput, responses={200: dict}, auth=[])
+    @extend_schema(request=AcceptInput, responses={200: dict, **errors(400, 404, 409, 410, 429)}, auth=[])
     def post(self, request: Request, token: str) -> Response:
         offer = _offer_or_404(token)
         data = AcceptInput(data=request.data)
@@ -254,7 +255,7 @@ def _mediator_and_room(case: Any, mediator_id: int | None, room_id: int | None) 
 class CaseMeetingCreateApi(APIView):
     """Book a meeting directly (a coordinator who has agreed the time with everyone)."""
 
-    @extend_schema(request=MeetingInput, responses={201: dict})
+    @extend_schema(request=MeetingInput, responses={201: dict, **errors(400, 401, 403, 404, 409)})
     def post(self, request: Request, case_id: int) -> Response:
         case = selectors.case_get(user=request.user, case_id=case_id)
         services.case_assert_editable(user=request.user, case=case)
@@ -286,7 +287,7 @@ def _meeting_get(request: Request, meeting_id: int) -> Meeting:
 class RescheduleInput(serializers.Serializer):
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
-    room = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    room = IdField(required=False, allow_null=True)
     mode = serializers.ChoiceField(choices=["online", "in_person"], required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -296,11 +297,11 @@ class RescheduleInput(serializers.Serializer):
 
 
 class MeetingDetailApi(APIView):
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: dict, **errors(401, 404)})
     def get(self, request: Request, meeting_id: int) -> Response:
         return Response(meeting_as_dict(_meeting_get(request, meeting_id)))
 
-    @extend_schema(request=RescheduleInput, responses={200: dict})
+    @extend_schema(request=RescheduleInput, responses={200: dict, **errors(400, 401, 403, 404, 409)})
     def patch(self, request: Request, meeting_id: int) -> Response:
         meeting = _meeting_get(request, meeting_id)
         services.case_assert_editable(user=request.user, case=meeting.case)
@@ -328,7 +329,7 @@ class CancelInput(serializers.Serializer):
 
 
 class MeetingCancelApi(APIView):
-    @extend_schema(request=CancelInput, responses={200: dict})
+    @extend_schema(request=CancelInput, responses={200: dict, **errors(400, 401, 403, 404, 409)})
     def post(self, request: Request, meeting_id: int) -> Response:
         meeting = _meeting_get(request, meeting_id)
         services.case_assert_editable(user=request.user, case=meeting.case)

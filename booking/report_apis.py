@@ -26,8 +26,9 @@ from booking.meeting_apis import FamilyThrottle
 from booking.models import AgreedAction, Certificate, Outcome
 from core.clock import local_today
 from core.errors import ApplicationError, ConflictError
-from core.fields import StrictBooleanField
-from core.pagination import paginate
+from core.fields import IdField, StrictBooleanField
+from core.openapi import errors
+from core.pagination import PaginatedApi, paginate
 
 # --- outcomes and agreed actions --------------------------------------------------------------------------------
 
@@ -48,11 +49,11 @@ class ActionOutput(serializers.Serializer):
     appealable = serializers.BooleanField()
     reg44_kind = serializers.CharField()
     icb_tells_la = serializers.BooleanField()
-    agreed_in_writing = serializers.DateField()
+    agreed_in_writing = serializers.DateField(allow_null=True)
     due = serializers.DateField()
     rule = serializers.CharField()
     rule_version = serializers.CharField()
-    done_on = serializers.DateField()
+    done_on = serializers.DateField(allow_null=True)
     overdue = serializers.SerializerMethodField()
 
     def get_overdue(self, action: AgreedAction) -> bool:
@@ -72,7 +73,7 @@ class OutcomeInput(serializers.Serializer):
 class OutcomeOutput(serializers.Serializer):
     result = serializers.CharField()
     mediation_date = serializers.DateField()
-    agreement_date = serializers.DateField()
+    agreement_date = serializers.DateField(allow_null=True)
     la_was_party = serializers.BooleanField()
     summary = serializers.CharField()
     recorded_by = serializers.CharField(source="recorded_by_label")
@@ -96,11 +97,11 @@ def _can_record(request: Request, case: Any) -> None:
 
 
 class CaseOutcomeApi(APIView):
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: dict, **errors(401, 404)})
     def get(self, request: Request, case_id: int) -> Response:
         return Response(outcome_body(request, selectors.case_get(user=request.user, case_id=case_id)))
 
-    @extend_schema(request=OutcomeInput, responses={201: dict})
+    @extend_schema(request=OutcomeInput, responses={201: dict, **errors(400, 401, 403, 404, 409)})
     def post(self, request: Request, case_id: int) -> Response:
         case = selectors.case_get(user=request.user, case_id=case_id)
         _can_record(request, case)
@@ -117,8 +118,8 @@ class ActionFilter(serializers.Serializer):
     overdue = serializers.ChoiceField(choices=["true", "false"], required=False)
 
 
-class CaseActionListApi(APIView):
-    @extend_schema(parameters=[ActionFilter], responses=ActionOutput(many=True))
+class CaseActionListApi(PaginatedApi, APIView):
+    @extend_schema(parameters=[ActionFilter], responses={200: ActionOutput(many=True), **errors(400, 401, 404)})
     def get(self, request: Request, case_id: int) -> Response:
         case = selectors.case_get(user=request.user, case_id=case_id)
         params = ActionFilter(data=request.query_params)
@@ -128,7 +129,7 @@ class CaseActionListApi(APIView):
             actions = actions.filter(done_on__isnull=True, due__lt=local_today())
         return paginate(request, self, actions, ActionOutput)
 
-    @extend_schema(request=ActionInput, responses={201: ActionOutput})
+    @extend_schema(request=ActionInput, responses={201: ActionOutput, **errors(400, 401, 403, 404, 409)})
     def post(self, request: Request, case_id: int) -> Response:
         case = selectors.case_get(user=request.user, case_id=case_id)
         _can_record(request, case)
@@ -147,7 +148,7 @@ class ActionUpdateInput(serializers.Serializer):
 
 
 class ActionUpdateApi(APIView):
-    @extend_schema(request=ActionUpdateInput, responses={200: ActionOutput})
+    @extend_schema(request=ActionUpdateInput, responses={200: ActionOutput, **errors(400, 401, 403, 404)})
     def patch(self, request: Request, action_id: int) -> Response:
         action = outcomes.action_get(user=request.user, action_id=action_id)
         _can_record(request, action.outcome.case)
@@ -168,12 +169,12 @@ class CertificateOutput(serializers.Serializer):
     kind = serializers.CharField()
     issuer = serializers.CharField(source="issuer.name")
     local_authority = serializers.CharField(source="local_authority.name")
-    decision_sent = serializers.DateField()
+    decision_sent = serializers.DateField(allow_null=True)
     trigger_date = serializers.DateField()
     due_on = serializers.DateField()
     issued_on = serializers.DateField()
     on_time = serializers.SerializerMethodField()
-    appeal_deadline = serializers.DateField()
+    appeal_deadline = serializers.DateField(allow_null=True)
     appeal_rule = serializers.CharField()
     sha256 = serializers.CharField()
     download = serializers.SerializerMethodField()
@@ -186,7 +187,7 @@ class CertificateOutput(serializers.Serializer):
 
 
 class CertificateIssueApi(APIView):
-    @extend_schema(request=None, responses={201: CertificateOutput})
+    @extend_schema(request=None, responses={201: CertificateOutput, **errors(401, 403, 404, 409)})
     def post(self, request: Request, case_id: int) -> Response:
         case = selectors.case_get(user=request.user, case_id=case_id)
         services.case_assert_editable(user=request.user, case=case)
@@ -202,7 +203,7 @@ def _pdf(certificate: Certificate) -> HttpResponse:
 
 
 class CertificatePdfApi(APIView):
-    @extend_schema(responses={(200, "application/pdf"): bytes})
+    @extend_schema(responses={(200, "application/pdf"): bytes, **errors(401, 404)})
     def get(self, request: Request, case_id: int) -> HttpResponse:
         case = selectors.case_get(user=request.user, case_id=case_id)
         return _pdf(certificates.certificate_latest(case=case))
@@ -215,7 +216,7 @@ class CertificateFamilyPdfApi(APIView):
     authentication_classes: list[Any] = []
     throttle_classes = [FamilyThrottle]
 
-    @extend_schema(responses={(200, "application/pdf"): bytes}, auth=[])
+    @extend_schema(responses={(200, "application/pdf"): bytes, **errors(404, 429)}, auth=[])
     def get(self, request: Request, token: str) -> HttpResponse:
         certificate = certificates.certificate_from_link(token)
         if certificate is None:
@@ -227,7 +228,7 @@ class CertificateFamilyPdfApi(APIView):
 
 
 class ReportFilter(serializers.Serializer):
-    local_authority = serializers.IntegerField(min_value=1)
+    local_authority = IdField()
     month = serializers.CharField(max_length=7)
 
     def validate_month(self, value: str) -> reports.Month:
@@ -247,13 +248,13 @@ def _report(request: Request) -> dict[str, Any]:
 class ReportApi(APIView):
     """The month's figures for one local authority: aggregates only."""
 
-    @extend_schema(parameters=[ReportFilter], responses={200: dict})
+    @extend_schema(parameters=[ReportFilter], responses={200: dict, **errors(400, 401, 404)})
     def get(self, request: Request) -> Response:
         return Response(_report(request))
 
 
 class ReportCsvApi(APIView):
-    @extend_schema(parameters=[ReportFilter], responses={(200, "text/csv"): str})
+    @extend_schema(parameters=[ReportFilter], responses={(200, "text/csv"): str, **errors(400, 401, 404)})
     def get(self, request: Request) -> HttpResponse:
         report = _report(request)
         buffer = io.StringIO()
@@ -281,10 +282,10 @@ class AuditOutput(serializers.Serializer):
     fields = serializers.ListField(child=serializers.CharField())
 
 
-class CaseAuditListApi(APIView):
+class CaseAuditListApi(PaginatedApi, APIView):
     """Coordinators of the case's provider or LA only."""
 
-    @extend_schema(responses=AuditOutput(many=True))
+    @extend_schema(responses={200: AuditOutput(many=True), **errors(401, 403, 404)})
     def get(self, request: Request, case_id: int) -> Response:
         case = selectors.case_get(user=request.user, case_id=case_id)
         services.case_assert_editable(user=request.user, case=case)
@@ -301,7 +302,7 @@ class PersonInput(serializers.Serializer):
 class PersonExportApi(APIView):
     """Everything held about one person (by email address) on the cases the coordinator looks after."""
 
-    @extend_schema(parameters=[PersonInput], responses={200: dict})
+    @extend_schema(parameters=[PersonInput], responses={200: dict, **errors(400, 401, 404)})
     def get(self, request: Request) -> Response:
         params = PersonInput(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -309,7 +310,7 @@ class PersonExportApi(APIView):
 
 
 class PersonEraseApi(APIView):
-    @extend_schema(request=PersonInput, responses={200: dict})
+    @extend_schema(request=PersonInput, responses={200: dict, **errors(400, 401, 404, 409)})
     def post(self, request: Request) -> Response:
         data = PersonInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -339,12 +340,12 @@ class FeedbackApi(APIView):
     authentication_classes: list[Any] = []
     throttle_classes = [FamilyThrottle]
 
-    @extend_schema(responses={200: dict}, auth=[])
+    @extend_schema(responses={200: dict, **errors(404, 429)}, auth=[])
     def get(self, request: Request, token: str) -> Response:
         item = _feedback_or_404(token)
         return Response({"answered": item.answered_at is not None, "expires_at": item.expires_at})
 
-    @extend_schema(request=FeedbackInput, responses={200: dict}, auth=[])
+    @extend_schema(request=FeedbackInput, responses={200: dict, **errors(400, 404, 409, 410, 429)}, auth=[])
     def post(self, request: Request, token: str) -> Response:
         item = _feedback_or_404(token)
         data = FeedbackInput(data=request.data)

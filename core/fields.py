@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.models import _ZONES
@@ -33,6 +35,36 @@ class TimeZoneField(serializers.CharField):
         if value not in _ZONES:
             raise serializers.ValidationError(f"{value!r} is not a known time zone (for example Europe/London).")
         return value
+
+
+MAX_ID = 2**63 - 1  # the largest BigAutoField value
+
+
+class IdField(serializers.IntegerField):
+    """The id of a row, given in a filter or a body: 1 up to the largest id the database can hold. A larger number
+    names no row, and past 64 bits SQLite refuses it outright (an OverflowError, so a 500) when it is compared with a
+    foreign key column."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(**kwargs)
+
+
+WALL_CLOCK_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$"
+
+
+@extend_schema_field({"type": "string", "pattern": WALL_CLOCK_PATTERN, "example": "09:30"})
+class WallClockTimeField(serializers.TimeField):
+    """A time of day on the wall clock of the resource's zone: "09:30" or "09:30:00", never with an offset.
+
+    OpenAPI's format "time" is RFC 3339's full-time, which requires an offset ("09:30:00Z"); DRF would drop such an
+    offset without a word, so the schema gives the pattern instead and an offset is refused."""
+
+    def to_internal_value(self, value: Any) -> Any:
+        if isinstance(value, str) and not re.fullmatch(WALL_CLOCK_PATTERN, value):
+            raise serializers.ValidationError("Give a time of day as HH:MM or HH:MM:SS, without a time zone offset.")
+        return super().to_internal_value(value)
 
 
 class StrictBooleanField(serializers.BooleanField):

@@ -85,3 +85,28 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} – {self.get_role_display()} at {self.organisation}"
+
+
+class SignInFailure(models.Model):
+    """A password check that failed, or is still under way, counted by the sign-in throttle (core.security).
+
+    Only keyed digests are stored, never what was typed (people do type their password into the username box). Rows
+    older than the throttle's window are deleted (at most once a minute per process, by an attempt let through), so
+    the table holds about the window.
+    """
+
+    account = models.CharField(max_length=64, help_text="Keyed digest of the case-folded username.")
+    address = models.CharField(max_length=64, help_text="Keyed digest of the client address (IPv6: its /64).")
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            # The two counts made before every password check: per account and per client address in the window.
+            models.Index(fields=["account", "at"], name="signin_failure_account_at"),
+            models.Index(fields=["address", "at"], name="signin_failure_address_at"),
+            # The pruning of rows that have left the window.
+            models.Index(fields=["at"], name="signin_failure_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"sign-in failure at {self.at:%Y-%m-%d %H:%M:%S}"

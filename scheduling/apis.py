@@ -9,9 +9,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.fields import PhoneNumberField, RelatedIdsField, StrictBooleanField, StringListField, TimeZoneField
+from core.fields import (
+    PhoneNumberField,
+    RelatedIdsField,
+    StrictBooleanField,
+    StringListField,
+    TimeZoneField,
+    WallClockTimeField,
+)
 from core.models import Organisation
-from core.pagination import paginate
+from core.openapi import errors
+from core.pagination import PaginatedApi, paginate
 from scheduling import selectors, services
 from scheduling.models import ACCESS_FEATURES, Mediator
 
@@ -59,7 +67,7 @@ class MediatorOutput(serializers.Serializer):
     online = serializers.BooleanField()
     in_person = serializers.BooleanField()
     max_active_cases = serializers.IntegerField()
-    independence_declared_on = serializers.DateField()
+    independence_declared_on = serializers.DateField(allow_null=True)
     timezone = serializers.CharField()
     buffer_before_minutes = serializers.IntegerField()
     buffer_after_minutes = serializers.IntegerField()
@@ -67,12 +75,12 @@ class MediatorOutput(serializers.Serializer):
     max_meetings_per_week = serializers.IntegerField()
 
 
-class MediatorListApi(APIView):
-    @extend_schema(responses=MediatorOutput(many=True))
+class MediatorListApi(PaginatedApi, APIView):
+    @extend_schema(responses={200: MediatorOutput(many=True), **errors(401)})
     def get(self, request: Request) -> Response:
         return paginate(request, self, selectors.mediator_list(user=request.user), MediatorOutput)
 
-    @extend_schema(request=MediatorInput, responses={201: MediatorOutput})
+    @extend_schema(request=MediatorInput, responses={201: MediatorOutput, **errors(400, 401)})
     def post(self, request: Request) -> Response:
         data = MediatorInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -81,11 +89,11 @@ class MediatorListApi(APIView):
 
 
 class MediatorDetailApi(APIView):
-    @extend_schema(responses=MediatorOutput)
+    @extend_schema(responses={200: MediatorOutput, **errors(401, 404)})
     def get(self, request: Request, mediator_id: int) -> Response:
         return Response(MediatorOutput(selectors.mediator_get(user=request.user, mediator_id=mediator_id)).data)
 
-    @extend_schema(request=MediatorInput(partial=True), responses=MediatorOutput)
+    @extend_schema(request=MediatorInput(partial=True), responses={200: MediatorOutput, **errors(400, 401, 403, 404)})
     def patch(self, request: Request, mediator_id: int) -> Response:
         mediator = selectors.mediator_get(user=request.user, mediator_id=mediator_id)
         data = MediatorInput(data=request.data, partial=True)
@@ -112,8 +120,8 @@ class VenueInput(serializers.Serializer):
     features = StringListField(choices=ACCESS_FEATURES, required=False)
     access_notes = serializers.CharField(required=False, allow_blank=True)
     timezone = TimeZoneField(required=False)
-    opens_at = serializers.TimeField(required=False, allow_null=True)
-    closes_at = serializers.TimeField(required=False, allow_null=True)
+    opens_at = WallClockTimeField(required=False, allow_null=True)
+    closes_at = WallClockTimeField(required=False, allow_null=True)
     active = StrictBooleanField(required=False)
     rooms = RoomSerializer(many=True, required=False)
 
@@ -129,18 +137,18 @@ class VenueOutput(serializers.Serializer):
     features = serializers.ListField(child=serializers.CharField())
     access_notes = serializers.CharField()
     timezone = serializers.CharField()
-    opens_at = serializers.TimeField()
-    closes_at = serializers.TimeField()
+    opens_at = WallClockTimeField(allow_null=True)
+    closes_at = WallClockTimeField(allow_null=True)
     active = serializers.BooleanField()
     rooms = RoomSerializer(many=True)
 
 
-class VenueListApi(APIView):
-    @extend_schema(responses=VenueOutput(many=True))
+class VenueListApi(PaginatedApi, APIView):
+    @extend_schema(responses={200: VenueOutput(many=True), **errors(401)})
     def get(self, request: Request) -> Response:
         return paginate(request, self, selectors.venue_list(user=request.user), VenueOutput)
 
-    @extend_schema(request=VenueInput, responses={201: VenueOutput})
+    @extend_schema(request=VenueInput, responses={201: VenueOutput, **errors(400, 401)})
     def post(self, request: Request) -> Response:
         data = VenueInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -149,11 +157,11 @@ class VenueListApi(APIView):
 
 
 class VenueDetailApi(APIView):
-    @extend_schema(responses=VenueOutput)
+    @extend_schema(responses={200: VenueOutput, **errors(401, 404)})
     def get(self, request: Request, venue_id: int) -> Response:
         return Response(VenueOutput(selectors.venue_get(user=request.user, venue_id=venue_id)).data)
 
-    @extend_schema(request=VenueInput(partial=True), responses=VenueOutput)
+    @extend_schema(request=VenueInput(partial=True), responses={200: VenueOutput, **errors(400, 401, 403, 404)})
     def patch(self, request: Request, venue_id: int) -> Response:
         venue = selectors.venue_get(user=request.user, venue_id=venue_id)
         if not selectors.venue_can_edit(user=request.user, venue=venue):

@@ -11,8 +11,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.fields import StrictBooleanField
-from core.pagination import paginate
+from core.fields import IdField, StrictBooleanField
+from core.openapi import errors
+from core.pagination import PaginatedApi, paginate
 from scheduling.availability import resource_resolve
 from scheduling.caldav import connections
 from scheduling.caldav.sync import connection_is_stale
@@ -28,19 +29,19 @@ class CredentialsInput(serializers.Serializer):
 class ConnectionOutput(serializers.Serializer):
     id = serializers.IntegerField()
     resource = serializers.IntegerField(source="resource_id")
-    mediator = serializers.IntegerField(source="resource.mediator_id")
-    staff_user = serializers.IntegerField(source="resource.user_id")
+    mediator = serializers.IntegerField(source="resource.mediator_id", allow_null=True)
+    staff_user = serializers.IntegerField(source="resource.user_id", allow_null=True)
     server_url = serializers.CharField()
     username = serializers.CharField()
     calendar_url = serializers.CharField()
     calendar_name = serializers.CharField()
     push_enabled = serializers.BooleanField()
     sync_mode = serializers.CharField()
-    last_sync_at = serializers.DateTimeField()
-    last_success_at = serializers.DateTimeField()
+    last_sync_at = serializers.DateTimeField(allow_null=True)
+    last_success_at = serializers.DateTimeField(allow_null=True)
     last_error = serializers.CharField()
     consecutive_failures = serializers.IntegerField()
-    breaker_open_until = serializers.DateTimeField()
+    breaker_open_until = serializers.DateTimeField(allow_null=True)
     stale = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
 
@@ -53,19 +54,23 @@ class CalendarOutput(serializers.Serializer):
     name = serializers.CharField()
 
 
-class ConnectionListApi(APIView):
+class CalendarListOutput(serializers.Serializer):
+    calendars = CalendarOutput(many=True)
+
+
+class ConnectionListApi(PaginatedApi, APIView):
     class InputSerializer(CredentialsInput):
-        mediator = serializers.IntegerField(required=False, min_value=1)
-        staff_user = serializers.IntegerField(required=False, min_value=1)
+        mediator = IdField(required=False)
+        staff_user = IdField(required=False)
         calendar_url = serializers.URLField(max_length=500, required=False)
         calendar_name = serializers.CharField(max_length=200, required=False)
         push_enabled = StrictBooleanField(required=False, default=True)
 
-    @extend_schema(responses=ConnectionOutput(many=True))
+    @extend_schema(responses={200: ConnectionOutput(many=True), **errors(401)})
     def get(self, request: Request) -> Response:
         return paginate(request, self, connections.connection_list(user=request.user), ConnectionOutput)
 
-    @extend_schema(request=InputSerializer, responses={201: ConnectionOutput})
+    @extend_schema(request=InputSerializer, responses={201: ConnectionOutput, **errors(400, 401, 404, 409)})
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -78,13 +83,13 @@ class ConnectionListApi(APIView):
 
 
 class ConnectionDetailApi(APIView):
-    @extend_schema(responses=ConnectionOutput)
+    @extend_schema(responses={200: ConnectionOutput, **errors(401, 404)})
     def get(self, request: Request, connection_id: int) -> Response:
         return Response(
             ConnectionOutput(connections.connection_get(user=request.user, connection_id=connection_id)).data
         )
 
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None, **errors(401, 404)})
     def delete(self, request: Request, connection_id: int) -> Response:
         connection = connections.connection_get(user=request.user, connection_id=connection_id)
         connections.connection_delete(connection=connection)
@@ -92,16 +97,16 @@ class ConnectionDetailApi(APIView):
 
 
 class ConnectionTestApi(APIView):
-    @extend_schema(request=CredentialsInput, responses=CalendarOutput(many=True))
+    @extend_schema(request=CredentialsInput, responses={200: CalendarListOutput, **errors(400, 401)})
     def post(self, request: Request) -> Response:
         data = CredentialsInput(data=request.data)
         data.is_valid(raise_exception=True)
         calendars = connections.calendars_list(**data.validated_data)
-        return Response({"calendars": CalendarOutput(calendars, many=True).data})
+        return Response(CalendarListOutput({"calendars": calendars}).data)
 
 
 class ConnectionSyncApi(APIView):
-    @extend_schema(request=None, responses=ConnectionOutput)
+    @extend_schema(request=None, responses={200: ConnectionOutput, **errors(401, 404)})
     def post(self, request: Request, connection_id: int) -> Response:
         connection = connections.connection_get(user=request.user, connection_id=connection_id)
         connection = connections.connection_sync_request(connection=connection, now=timezone.now())

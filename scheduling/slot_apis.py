@@ -15,8 +15,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from booking.selectors import case_get
-from core.fields import StrictBooleanField, TimeZoneField
-from core.pagination import paginate
+from core.fields import IdField, StrictBooleanField, TimeZoneField, WallClockTimeField
+from core.openapi import errors
+from core.pagination import PaginatedApi, paginate
 from scheduling import availability
 from scheduling import slots as engine
 from scheduling.search import SlotQuery, case_slot_search, closed_days
@@ -26,15 +27,15 @@ MAX_WINDOW = timedelta(days=183)
 
 
 class ResourceRef(serializers.Serializer):
-    mediator = serializers.IntegerField(required=False, min_value=1)
-    staff_user = serializers.IntegerField(required=False, min_value=1)
-    room = serializers.IntegerField(required=False, min_value=1)
+    mediator = IdField(required=False)
+    staff_user = IdField(required=False)
+    room = IdField(required=False)
 
 
 class RuleInput(ResourceRef):
     weekday = serializers.IntegerField(min_value=0, max_value=6)
-    start_time = serializers.TimeField()
-    end_time = serializers.TimeField()
+    start_time = WallClockTimeField()
+    end_time = WallClockTimeField()
     timezone = TimeZoneField(required=False)
     valid_from = serializers.DateField(required=False, allow_null=True)
     valid_until = serializers.DateField(required=False, allow_null=True)
@@ -44,19 +45,19 @@ class RuleOutput(serializers.Serializer):
     id = serializers.IntegerField()
     resource = serializers.IntegerField(source="resource_id")
     weekday = serializers.IntegerField()
-    start_time = serializers.TimeField()
-    end_time = serializers.TimeField()
+    start_time = WallClockTimeField()
+    end_time = WallClockTimeField()
     timezone = serializers.CharField()
-    valid_from = serializers.DateField()
-    valid_until = serializers.DateField()
+    valid_from = serializers.DateField(allow_null=True)
+    valid_until = serializers.DateField(allow_null=True)
 
 
 class ExceptionInput(ResourceRef):
     kind = serializers.ChoiceField(choices=["off", "extra"])
     first_day = serializers.DateField()
     last_day = serializers.DateField()
-    start_time = serializers.TimeField(required=False, allow_null=True)
-    end_time = serializers.TimeField(required=False, allow_null=True)
+    start_time = WallClockTimeField(required=False, allow_null=True)
+    end_time = WallClockTimeField(required=False, allow_null=True)
     timezone = TimeZoneField(required=False)
     note = serializers.CharField(max_length=200, required=False, allow_blank=True)
 
@@ -67,14 +68,14 @@ class ExceptionOutput(serializers.Serializer):
     kind = serializers.CharField()
     first_day = serializers.DateField()
     last_day = serializers.DateField()
-    start_time = serializers.TimeField()
-    end_time = serializers.TimeField()
+    start_time = WallClockTimeField(allow_null=True)
+    end_time = WallClockTimeField(allow_null=True)
     timezone = serializers.CharField()
     note = serializers.CharField()
 
 
 class ResourceFilter(serializers.Serializer):
-    resource = serializers.IntegerField(required=False, min_value=1)
+    resource = IdField(required=False)
 
 
 def _resource(request: Request, data: dict[str, Any]) -> Any:
@@ -82,15 +83,15 @@ def _resource(request: Request, data: dict[str, Any]) -> Any:
     return availability.resource_resolve(user=request.user, **ref)
 
 
-class RuleListApi(APIView):
-    @extend_schema(parameters=[ResourceFilter], responses=RuleOutput(many=True))
+class RuleListApi(PaginatedApi, APIView):
+    @extend_schema(parameters=[ResourceFilter], responses={200: RuleOutput(many=True), **errors(400, 401)})
     def get(self, request: Request) -> Response:
         filters = ResourceFilter(data=request.query_params)
         filters.is_valid(raise_exception=True)
         rules = availability.rule_list(user=request.user, resource_id=filters.validated_data.get("resource"))
         return paginate(request, self, rules, RuleOutput)
 
-    @extend_schema(request=RuleInput, responses={201: RuleOutput})
+    @extend_schema(request=RuleInput, responses={201: RuleOutput, **errors(400, 401, 404)})
     def post(self, request: Request) -> Response:
         data = RuleInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -100,11 +101,11 @@ class RuleListApi(APIView):
 
 
 class RuleDetailApi(APIView):
-    @extend_schema(responses=RuleOutput)
+    @extend_schema(responses={200: RuleOutput, **errors(401, 404)})
     def get(self, request: Request, rule_id: int) -> Response:
         return Response(RuleOutput(availability.rule_get(user=request.user, rule_id=rule_id)).data)
 
-    @extend_schema(request=RuleInput(partial=True), responses=RuleOutput)
+    @extend_schema(request=RuleInput(partial=True), responses={200: RuleOutput, **errors(400, 401, 404)})
     def patch(self, request: Request, rule_id: int) -> Response:
         rule = availability.rule_get(user=request.user, rule_id=rule_id)
         data = RuleInput(data=request.data, partial=True)
@@ -112,21 +113,21 @@ class RuleDetailApi(APIView):
         values = {k: v for k, v in data.validated_data.items() if k not in ("mediator", "staff_user", "room")}
         return Response(RuleOutput(availability.rule_update(rule=rule, **values)).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None, **errors(401, 404)})
     def delete(self, request: Request, rule_id: int) -> Response:
         availability.rule_get(user=request.user, rule_id=rule_id).delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ExceptionListApi(APIView):
-    @extend_schema(parameters=[ResourceFilter], responses=ExceptionOutput(many=True))
+class ExceptionListApi(PaginatedApi, APIView):
+    @extend_schema(parameters=[ResourceFilter], responses={200: ExceptionOutput(many=True), **errors(400, 401)})
     def get(self, request: Request) -> Response:
         filters = ResourceFilter(data=request.query_params)
         filters.is_valid(raise_exception=True)
         rows = availability.exception_list(user=request.user, resource_id=filters.validated_data.get("resource"))
         return paginate(request, self, rows, ExceptionOutput)
 
-    @extend_schema(request=ExceptionInput, responses={201: ExceptionOutput})
+    @extend_schema(request=ExceptionInput, responses={201: ExceptionOutput, **errors(400, 401, 404)})
     def post(self, request: Request) -> Response:
         data = ExceptionInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -136,11 +137,11 @@ class ExceptionListApi(APIView):
 
 
 class ExceptionDetailApi(APIView):
-    @extend_schema(responses=ExceptionOutput)
+    @extend_schema(responses={200: ExceptionOutput, **errors(401, 404)})
     def get(self, request: Request, exception_id: int) -> Response:
         return Response(ExceptionOutput(availability.exception_get(user=request.user, exception_id=exception_id)).data)
 
-    @extend_schema(request=ExceptionInput(partial=True), responses=ExceptionOutput)
+    @extend_schema(request=ExceptionInput(partial=True), responses={200: ExceptionOutput, **errors(400, 401, 404)})
     def patch(self, request: Request, exception_id: int) -> Response:
         exception = availability.exception_get(user=request.user, exception_id=exception_id)
         data = ExceptionInput(data=request.data, partial=True)
@@ -148,7 +149,7 @@ class ExceptionDetailApi(APIView):
         values = {k: v for k, v in data.validated_data.items() if k not in ("mediator", "staff_user", "room")}
         return Response(ExceptionOutput(availability.exception_update(exception=exception, **values)).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None, **errors(401, 404)})
     def delete(self, request: Request, exception_id: int) -> Response:
         availability.exception_get(user=request.user, exception_id=exception_id).delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -174,7 +175,7 @@ def _iso(moment: datetime, tz: str) -> str:
 class MediatorFreeBusyApi(APIView):
     """A mediator's free and busy time (what, not why) for coordinators of their provider."""
 
-    @extend_schema(parameters=[WindowInput], responses={200: dict})
+    @extend_schema(parameters=[WindowInput], responses={200: dict, **errors(400, 401, 403, 404)})
     def get(self, request: Request, mediator_id: int) -> Response:
         mediator = mediator_get(user=request.user, mediator_id=mediator_id)
         if not mediator_can_edit(user=request.user, mediator=mediator) and mediator.user_id != request.user.pk:
@@ -273,7 +274,7 @@ def slot_as_dict(slot: engine.Slot, *, mediators: dict[int, Any], rooms: dict[in
 class CaseSlotListApi(APIView):
     """Times when everyone the case needs can meet, before the mediation due date unless allow_late."""
 
-    @extend_schema(parameters=[SlotQueryInput], responses={200: dict})
+    @extend_schema(parameters=[SlotQueryInput], responses={200: dict, **errors(400, 401, 404)})
     def get(self, request: Request, case_id: int) -> Response:
         case = case_get(user=request.user, case_id=case_id)
         params = SlotQueryInput(data=request.query_params)

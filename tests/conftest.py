@@ -26,6 +26,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
+@pytest.fixture(autouse=True)
+def _fresh_sms_rate_limiter(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SMS sender's rate limiter is one per process and counts real seconds: each test starts with a full
+    allowance, so what an earlier test sent cannot defer this one's messages."""
+    monkeypatch.setattr("notifications.sending._limiter", None)
+
+
 TODAY = date(2026, 11, 27)
 
 

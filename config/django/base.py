@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from config.env import env_bool, env_int, env_list, env_str, parse_database_url
+from config.env import ImproperlyConfiguredError, env_bool, env_int, env_list, env_str, parse_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -36,14 +36,20 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every response carries the policy, including those other middleware make (core/security.py).
+    "core.security.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files from the app itself (compressed, cached for a year under hashed names in production).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "core.security.SignInThrottleMiddleware",
     "booking.audit.AuditMiddleware",
+    "core.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -68,6 +74,9 @@ DATABASES = {
     "default": parse_database_url(env_str("DATABASE_URL", "sqlite:///db.sqlite3"), base_dir=BASE_DIR),
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 0)
+# A kept connection is checked once at the start of each request, so one the server dropped while idle (a restart,
+# a failover) is replaced instead of failing that request (tests/faults/test_database_faults.py).
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -85,9 +94,47 @@ USE_TZ = True
 DISPLAY_TIME_ZONE = "Europe/London"
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env_str("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/sign-in/"
+
+# --- Security (core/security.py; README "Security") ---
+# Every password check (sign-in page, API token, admin sign-in and password change) is counted: at most this many
+# failures per account and per client address in the window; beyond that, checks are refused (429) until failures
+# leave the window. Only the throttled backend is listed: Django's ModelBackend after it would check every refused or
+# failed password a second time, uncounted (README "Security": deploying this signed staff out once).
+AUTHENTICATION_BACKENDS = ["core.security.ThrottledModelBackend"]
+SIGN_IN_FAILURE_LIMIT_PER_ACCOUNT = env_int("DJANGO_SIGN_IN_FAILURE_LIMIT_PER_ACCOUNT", 10)
+# Staff behind one shared public address (an office gateway) share this count; such a deployment may raise it.
+SIGN_IN_FAILURE_LIMIT_PER_ADDRESS = env_int("DJANGO_SIGN_IN_FAILURE_LIMIT_PER_ADDRESS", 10)
+SIGN_IN_FAILURE_WINDOW_MINUTES = env_int("DJANGO_SIGN_IN_FAILURE_WINDOW_MINUTES", 15)
+for _name, _value in [
+    ("DJANGO_SIGN_IN_FAILURE_LIMIT_PER_ACCOUNT", SIGN_IN_FAILURE_LIMIT_PER_ACCOUNT),
+    ("DJANGO_SIGN_IN_FAILURE_LIMIT_PER_ADDRESS", SIGN_IN_FAILURE_LIMIT_PER_ADDRESS),
+    ("DJANGO_SIGN_IN_FAILURE_WINDOW_MINUTES", SIGN_IN_FAILURE_WINDOW_MINUTES),
+]:
+    if _value < 1:
+        raise ImproperlyConfiguredError(f"{_name} must be 1 or more; got {_value}.")
+# How many reverse proxies in front of the service append to X-Forwarded-For. 0: the client is REMOTE_ADDR and the
+# header is ignored (a client can write anything in it). Used by the sign-in throttle and DRF's throttles alike.
+TRUSTED_PROXY_COUNT = env_int("DJANGO_TRUSTED_PROXY_COUNT", 0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfiguredError("DJANGO_TRUSTED_PROXY_COUNT must be 0 or more.")
+# Staff are signed out after 30 minutes without a request; each request moves the expiry on. In every mode, so the
+# rule is the one people meet in development and tests too.
+SESSION_COOKIE_AGE = 30 * 60
+SESSION_SAVE_EVERY_REQUEST = True
+# Scripts, styles and images from this service only; nothing inline, no plugins, no framing, forms post only here.
+CONTENT_SECURITY_POLICY = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "frame-ancestors": ["'none'"],
+    "form-action": ["'self'"],
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -102,6 +149,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Throttles identify callers as the sign-in throttle does (DRF's default believes any X-Forwarded-For).
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 
 SPECTACULAR_SETTINGS = {

@@ -22,3 +22,7 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
 else:
     # Likewise one database per test process on a server, so two runs side by side do not drop each other's.
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}  # noqa: F405
+
+# Static files straight from the apps, as in development (production serves the collected, hashed copies).
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True

@@ -76,10 +76,14 @@ PRODUCTION = {
     "EMAIL_HOST": "smtp.example.org",
     "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
     "CALDAV_ENCRYPTION_KEY": "d-0UHWzGQc7QEM5b2lLMM8109PLZbSMzNEZJJB4-CNM=",
+    "DJANGO_TRUSTED_PROXY_COUNT": "1",  # behind one TLS proxy
 }
 
 
-@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL", "CALDAV_ENCRYPTION_KEY"])
+@pytest.mark.parametrize(
+    "missing",
+    ["DJANGO_SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL", "CALDAV_ENCRYPTION_KEY", "DJANGO_TRUSTED_PROXY_COUNT"],
+)
 def test_production_refuses_to_start_without_its_secrets(missing: str) -> None:
     env = {k: v for k, v in PRODUCTION.items() if k != missing}
     result = _manage(["check"], env)
@@ -111,3 +115,102 @@ def test_check_deploy_warns_when_email_and_sms_are_not_configured() -> None:
     env = {k: v for k, v in PRODUCTION.items() if k not in ("EMAIL_HOST", "TWILIO_ACCOUNT_SID")}
     result = _manage(["check", "--deploy"], env)
     assert "core.W001" in result.stderr and "core.W002" in result.stderr
+
+
+def _production_settings(monkeypatch: pytest.MonkeyPatch, **extra: str) -> dict[str, object]:
+    """config.django.production's values, read in this process from the given environment (never installed: the
+    settings modules are run afresh, and the ones this test run uses are put back afterwards)."""
+    import runpy
+
+    for name in [n for n in os.environ if n.startswith(("DJANGO_", "DATABASE_", "CELERY_", "CACHE_"))]:
+        monkeypatch.delenv(name)
+    for name, value in {**PRODUCTION, **extra}.items():
+        monkeypatch.setenv(name, value)
+    for module in [m for m in sys.modules if m.startswith(("config.django.", "config.settings."))]:
+        monkeypatch.delitem(sys.modules, module)
+    return runpy.run_module("config.django.production")
+
+
+def test_production_cookies_are_secure_and_https_is_enforced(monkeypatch: pytest.MonkeyPatch) -> None:
+    s = _production_settings(monkeypatch)
+    assert s["SESSION_COOKIE_SECURE"] is True and s["CSRF_COOKIE_SECURE"] is True
+    assert s["SESSION_COOKIE_HTTPONLY"] is True
+    assert s["SECURE_SSL_REDIRECT"] is True
+    assert s["SECURE_HSTS_SECONDS"] >= 31536000
+    assert s["SECURE_HSTS_INCLUDE_SUBDOMAINS"] is True and s["SECURE_HSTS_PRELOAD"] is True
+    assert s["SESSION_COOKIE_AGE"] == 30 * 60 and s["SESSION_SAVE_EVERY_REQUEST"] is True
+    assert s["MIDDLEWARE"][0] == "core.security.ContentSecurityPolicyMiddleware"
+    assert s["AUTHENTICATION_BACKENDS"] == ["core.security.ThrottledModelBackend"]
+
+
+def test_production_throttles_share_one_redis_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    from django.core.cache.backends.redis import RedisCache
+    from django.utils.module_loading import import_string
+
+    cache = _production_settings(monkeypatch)["CACHES"]["default"]  # type: ignore[index]
+    assert issubclass(import_string(cache["BACKEND"]), RedisCache)
+    assert cache["LOCATION"] == PRODUCTION["CELERY_BROKER_URL"]  # by default, the broker's Redis
+    cache = _production_settings(monkeypatch, CACHE_URL="redis://cache.internal:6379/2")["CACHES"]["default"]  # type: ignore[index]
+    assert cache["LOCATION"] == "redis://cache.internal:6379/2"
+
+
+def test_idle_sessions_end_after_30_minutes_in_every_mode() -> None:
+    import runpy
+
+    from django.conf import settings
+
+    local = runpy.run_module("config.django.local")
+    for values in (local, {name: getattr(settings, name) for name in dir(settings)}):
+        assert values["SESSION_COOKIE_AGE"] == 30 * 60
+        assert values["SESSION_SAVE_EVERY_REQUEST"] is True
+
+
+def test_the_number_of_trusted_proxies_reaches_drf_and_cannot_be_negative(monkeypatch: pytest.MonkeyPatch) -> None:
+    s = _production_settings(monkeypatch, DJANGO_TRUSTED_PROXY_COUNT="1")
+    assert s["TRUSTED_PROXY_COUNT"] == 1 and s["REST_FRAMEWORK"]["NUM_PROXIES"] == 1  # type: ignore[index]
+    with pytest.raises(ImproperlyConfiguredError, match="DJANGO_TRUSTED_PROXY_COUNT"):
+        _production_settings(monkeypatch, DJANGO_TRUSTED_PROXY_COUNT="-1")
+
+
+def test_production_requires_the_number_of_trusted_proxies_and_0_is_an_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No default fits every deployment (0 behind a proxy puts every client in one sign-in count), so it must be set;
+    0 (no proxy, or one that sets REMOTE_ADDR) is a valid value. Elsewhere it defaults to 0."""
+    s = _production_settings(monkeypatch, DJANGO_TRUSTED_PROXY_COUNT="0")
+    assert s["TRUSTED_PROXY_COUNT"] == 0 and s["REST_FRAMEWORK"]["NUM_PROXIES"] == 0  # type: ignore[index]
+    for unset in ("", "  "):
+        with pytest.raises(ImproperlyConfiguredError, match="DJANGO_TRUSTED_PROXY_COUNT is required in production"):
+            _production_settings(monkeypatch, DJANGO_TRUSTED_PROXY_COUNT=unset)
+    monkeypatch.delenv("DJANGO_TRUSTED_PROXY_COUNT")
+    import runpy
+
+    with pytest.raises(ImproperlyConfiguredError, match="the number of reverse proxies in front of the service"):
+        runpy.run_module("config.django.production")
+    assert runpy.run_module("config.django.local")["TRUSTED_PROXY_COUNT"] == 0
+
+
+def test_the_sign_in_limits_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    s = _production_settings(monkeypatch)
+    assert (
+        s["SIGN_IN_FAILURE_LIMIT_PER_ACCOUNT"],
+        s["SIGN_IN_FAILURE_LIMIT_PER_ADDRESS"],
+        s["SIGN_IN_FAILURE_WINDOW_MINUTES"],
+    ) == (10, 10, 15)  # the issue's limit: at most 10 failures per 15 minutes per account and per address
+    s = _production_settings(
+        monkeypatch,
+        DJANGO_SIGN_IN_FAILURE_LIMIT_PER_ACCOUNT="5",
+        DJANGO_SIGN_IN_FAILURE_LIMIT_PER_ADDRESS="50",  # staff behind one office gateway
+        DJANGO_SIGN_IN_FAILURE_WINDOW_MINUTES="30",
+    )
+    assert (
+        s["SIGN_IN_FAILURE_LIMIT_PER_ACCOUNT"],
+        s["SIGN_IN_FAILURE_LIMIT_PER_ADDRESS"],
+        s["SIGN_IN_FAILURE_WINDOW_MINUTES"],
+    ) == (5, 50, 30)
+    for name in (
+        "DJANGO_SIGN_IN_FAILURE_LIMIT_PER_ACCOUNT",
+        "DJANGO_SIGN_IN_FAILURE_LIMIT_PER_ADDRESS",
+        "DJANGO_SIGN_IN_FAILURE_WINDOW_MINUTES",
+    ):
+        for bad in ("0", "ten"):
+            with pytest.raises(ImproperlyConfiguredError, match=name):
+                _production_settings(monkeypatch, **{name: bad})

@@ -148,6 +148,7 @@ SPOILED = [
     ("mediator_update", "timezone", "Europe/Londn", "timezone"),
     ("venue_create", "closes_at", "08:00", "closes_at"),  # closes before it opens
     ("venue_create", "opens_at", "25:00", "opens_at"),
+    ("venue_create", "opens_at", "09:00+05:00", "opens_at"),  # a wall-clock time: an offset would be dropped
     ("venue_create", "features", ["moat"], "features"),
     ("venue_create", "rooms", [{"name": "A"}, {"name": "A"}], "rooms"),
     ("venue_update", "closes_at", "06:00", "closes_at"),

@@ -1,5 +1,6 @@
 """The three journeys in a real browser (Debian's chromium through Playwright) against the live test server, with
-axe-core on every page and screenshots saved in screenshots/."""
+axe-core on every page and screenshots saved in screenshots/. The browser also reports anything the content security
+policy blocked on those pages, the API docs and the admin (core/security.py): there must be nothing."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 import time_machine
 from django.contrib.auth import get_user_model
+from playwright.sync_api import expect
 
 from booking.models import Meeting, Offer
 from tests.booking import helpers
@@ -17,6 +19,21 @@ from tests.web.factories import offered_case
 from web.selectors import optional_model
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
+
+
+def _watch_csp(target: Any) -> list[str]:
+    """What the content security policy blocked on this page or context, as chromium reports it on the console
+    ("Refused to ... because it violates the following Content Security Policy directive ...")."""
+    blocked: list[str] = []
+    target.on(
+        "console", lambda message: blocked.append(message.text) if "Content Security Policy" in message.text else None
+    )
+    return blocked
+
+
+@pytest.fixture
+def csp_violations(page: Any) -> list[str]:
+    return _watch_csp(page.context)
 
 
 def _sign_in(page: Any, base: str, username: str, check_page: Any = None) -> None:
@@ -29,7 +46,9 @@ def _sign_in(page: Any, base: str, username: str, check_page: Any = None) -> Non
     page.wait_for_load_state()
 
 
-def test_a_family_picks_a_time_and_the_meeting_is_confirmed(live_server: Any, page: Any, check_page: Any) -> None:
+def test_a_family_picks_a_time_and_the_meeting_is_confirmed(
+    live_server: Any, page: Any, check_page: Any, csp_violations: list[str]
+) -> None:
     base = live_server.url
     with time_machine.travel(NOW, tick=True):
         _, case, offer, token = offered_case(today=TODAY, now=NOW)
@@ -44,7 +63,8 @@ def test_a_family_picks_a_time_and_the_meeting_is_confirmed(live_server: Any, pa
         page.get_by_role("button", name="Confirm this time").click()
         summary = page.locator(".govuk-error-summary")
         summary.wait_for()
-        assert page.evaluate("document.activeElement.classList.contains('govuk-error-summary')")
+        # app.js (a deferred script) moves the focus once it has run, which may be just after the summary shows.
+        expect(summary).to_be_focused()
         check_page(page, "family-choose-error")
         summary.get_by_role("link", name="Choose a time for the meeting").click()
         assert page.evaluate("document.activeElement.id") == "id_slot_0"
@@ -72,12 +92,15 @@ def test_a_family_picks_a_time_and_the_meeting_is_confirmed(live_server: Any, pa
     first = offer.slots.order_by("rank").first()
     assert meeting.status == "confirmed" and meeting.start == first.start
     assert case.participants.filter(role="supporter", name="Pat Friend").exists()
+    assert csp_violations == []
     messages = optional_model("notifications.Message")
     if messages is not None and messages.objects.filter(meeting=meeting).exists():
         assert messages.objects.filter(meeting=meeting, kind="invitation").exists()
 
 
-def test_an_expired_link_says_what_happened(live_server: Any, page: Any, check_page: Any) -> None:
+def test_an_expired_link_says_what_happened(
+    live_server: Any, page: Any, check_page: Any, csp_violations: list[str]
+) -> None:
     with time_machine.travel(NOW, tick=False):
         _, _, offer, token = offered_case(today=TODAY, now=NOW)
     with time_machine.travel(offer.expires_at + timedelta(hours=1), tick=True):
@@ -90,6 +113,7 @@ def test_an_expired_link_says_what_happened(live_server: Any, page: Any, check_p
         assert response.status == 404
         check_page(page, "family-unknown-link")
     assert Offer.objects.get(pk=offer.pk).status == "open"  # a look changes nothing
+    assert csp_violations == []
 
 
 def _first_slot_day(page: Any) -> tuple[str, str]:
@@ -109,6 +133,7 @@ def test_a_mediators_day_off_removes_that_days_slots(live_server: Any, browser: 
         case = helpers.case(t, la_notified=date(2026, 11, 20))
         coordinator = browser.new_context(viewport={"width": 1024, "height": 900})
         mediator_page = browser.new_context(viewport={"width": 1024, "height": 900}).new_page()
+        blocked_staff, blocked_mediator = _watch_csp(coordinator), _watch_csp(mediator_page.context)
         staff = coordinator.new_page()
         _sign_in(staff, base, t["coordinator"].username)
         staff.goto(f"{base}/cases/{case.pk}/slots/")
@@ -131,10 +156,13 @@ def test_a_mediators_day_off_removes_that_days_slots(live_server: Any, browser: 
         check_page(staff, "coordinator-slots")
         coordinator.close()
         mediator_page.context.close()
+    assert blocked_staff == [] and blocked_mediator == []
     assert mediator.resource.exceptions.get().first_day.isoformat() == iso_day
 
 
-def test_a_coordinator_offers_chosen_slots(live_server: Any, page: Any, check_page: Any) -> None:
+def test_a_coordinator_offers_chosen_slots(
+    live_server: Any, page: Any, check_page: Any, csp_violations: list[str]
+) -> None:
     base = live_server.url
     with time_machine.travel(NOW, tick=True):
         t = helpers.tenant(today=TODAY)
@@ -161,3 +189,69 @@ def test_a_coordinator_offers_chosen_slots(live_server: Any, page: Any, check_pa
         check_page(page, "coordinator-case-offered")
     offer = Offer.objects.get(case=case)
     assert offer.status == "open" and offer.slots.count() == 2
+    assert csp_violations == []
+
+
+def test_the_policy_watch_sees_what_the_policy_blocks(live_server: Any, page: Any, csp_violations: list[str]) -> None:
+    """The control for the tests above: an inline script added to a page is blocked, and the watch reports it."""
+    page.goto(f"{live_server.url}/")
+    page.evaluate(
+        "() => { const s = document.createElement('script'); s.textContent = 'window.ran = true';"
+        " document.head.appendChild(s); }"
+    )
+    page.wait_for_timeout(100)
+    assert page.evaluate("window.ran") is None
+    assert csp_violations and "script-src 'self'" in csp_violations[0]
+
+
+def test_the_api_docs_run_under_the_policy(live_server: Any, page: Any, csp_violations: list[str]) -> None:
+    response = page.goto(f"{live_server.url}/api/docs/")
+    assert "script-src 'self';" in response.headers["content-security-policy"]
+    page.locator(".swagger-ui .info .title", has_text="SEND mediation booking API").wait_for()
+    page.locator(".opblock-summary-path", has_text="/api/cases/").first.wait_for()
+    page.locator(".opblock").first.click()  # an operation opens (the UI's scripts work, its styles apply)
+    page.locator(".opblock-body").first.wait_for()
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(250, 250, 250)"
+    assert csp_violations == []
+
+
+def test_the_admin_runs_under_the_policy(live_server: Any, page: Any, csp_violations: list[str]) -> None:
+    from core.models import Organisation
+
+    get_user_model().objects.create_superuser("root", "root@example.org", "pw")
+    Organisation.objects.create(kind="local_authority", name="LA One", code="la-one")
+    base = live_server.url
+    page.goto(f"{base}/admin/login/")
+    page.get_by_label("Username").fill("root")
+    page.get_by_label("Password").fill("pw")
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("heading", name="Site administration").wait_for()
+    # A form with the two-box selector, an inline and an autocomplete: the admin's busiest scripts.
+    page.goto(f"{base}/admin/core/organisation/add/")
+    page.locator("#id_served_authorities_from").wait_for()
+    page.locator("#id_served_authorities_from option", has_text="LA One").dblclick()
+    assert page.locator("#id_served_authorities_to option", has_text="LA One").count() == 1
+    page.locator("#memberships-group .add-row a").click()
+    assert page.locator("#memberships-group tbody tr.form-row:not(.empty-form)").count() >= 1
+    page.goto(f"{base}/admin/booking/auditevent/")
+    page.locator("#changelist").wait_for()
+    page.goto(f"{base}/admin/core/organisation/")
+    page.locator("#changelist-search").wait_for()
+    assert csp_violations == []
+
+
+def test_the_answer_and_report_pages_keep_their_styles(live_server: Any, page: Any, csp_violations: list[str]) -> None:
+    base = live_server.url
+    response = page.goto(f"{base}/respond/not-a-real-link/")
+    assert response.status == 404
+    page.get_by_role("heading", name="We cannot find this link").wait_for()
+    assert "Arial" in page.evaluate("getComputedStyle(document.body).fontFamily")  # booking/respond.css applied
+    with time_machine.travel(NOW, tick=True):
+        t = helpers.tenant(today=TODAY)
+        t["coordinator"].set_password("pw")
+        t["coordinator"].save()
+        _sign_in(page, base, t["coordinator"].username)
+        page.goto(f"{base}/reports/")
+        page.get_by_role("heading", name="Mediation report", exact=False).first.wait_for()
+        assert page.evaluate("getComputedStyle(document.querySelector('header')).color") == "rgb(255, 255, 255)"
+    assert csp_violations == []

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 
+from core.security import SignInThrottled
 from web.selectors import is_coordinator, mediator_for
 
 LOGIN_URL = reverse_lazy("web:login")
@@ -23,6 +26,18 @@ class SignInView(auth_views.LoginView):
 
     def get_default_redirect_url(self) -> str:
         return reverse("web:staff-home")
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return super().post(request, *args, **kwargs)
+        except SignInThrottled as refused:
+            # Too many failures for this account or from this address (core/security.py): the form again, empty but
+            # for the username, with the reason and how long to wait; the password was not checked.
+            form = self.get_form_class()(request, initial={"username": request.POST.get("username", "")[:150]})
+            context = self.get_context_data(form=form, service_error=str(refused.detail))
+            response = self.render_to_response(context, status=429)
+            response["Retry-After"] = str(refused.wait)
+            return response
 
 
 class SignOutView(auth_views.LogoutView):

@@ -1,0 +1,37 @@
+"""Pages when the database cannot serve the request: a plain 503 page that says to try again, never a 500.
+
+The API maps the same errors in core.errors.api_exception_handler; this covers the pages, whose views let them
+propagate. Any transaction the view was in has been rolled back by then, so nothing is half-written.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+from django.template.loader import render_to_string
+
+from core.errors import RETRY_AFTER_SECONDS, database_unavailable
+from core.security import path_for_logs
+
+logger = logging.getLogger(__name__)
+
+
+class DatabaseUnavailableMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not database_unavailable(exception):
+            return None
+        # Never the raw path: a family's, an attendee's or a calendar feed's link carries its access token.
+        logger.error("Database unavailable: %s %s", request.method, path_for_logs(request), exc_info=exception)
+        # Rendered without the request: its context processors (the signed-in user, messages) would query the
+        # database that has just failed.
+        response = HttpResponse(render_to_string("503.html"), status=503)
+        response["Retry-After"] = RETRY_AFTER_SECONDS
+        return response
