@@ -393,6 +393,11 @@ def report(
         f"Baseline: {pgbench_command} on a scratch database, after the rounds with gunicorn stopped; one booking"
         " is one transaction with many statements (case lock, checks, meeting, occupancies through the exclusion"
         " constraint, case history, outbox rows), so the ratio says how close the API comes to the raw write rate.",
+        "How a race is run: bookings of one mediator on one day take turns (a transaction-scoped PostgreSQL advisory"
+        " lock taken after the case's lock, scheduling.occupancy.take_turn), so the 3 losers of each time wait without"
+        " working, then find the time taken with one read and answer 409; the exclusion constraint stays the last"
+        " word. A winning booking writes its messages and attendees in one insert each and moves the case without"
+        " re-reading it.",
         f"Where the time goes: the gunicorn workers used {cpu_ms:.0f} ms of CPU per attempt (mean over the rounds). A"
         f" winning booking is {sql[0]} SQL statements and a 409 is {sql[1]} (counted once in this process with"
         " Django's test Client, one after the other on a spare time). This"
