@@ -1,6 +1,7 @@
 """Schema fuzzing: every operation in /api/schema/ called with generated input (schemathesis: explicit examples, the
 coverage phase's boundary cases, then Hypothesis), in-process over WSGI, as a coordinator of a tenant with real data:
-cases in several states, a meeting, an open offer, an outcome with an action, a certificate, connected calendars.
+cases in several states, a meeting, an open offer, an outcome with an action, a certificate, and calendars connected
+to a real CalDAV server (Radicale): every well-formed calendar address sent is that server's.
 
 No response may be a server error, and each must match the schema: its status code is documented, and its content type,
 headers and body are the documented ones. Generated ids, tokens, zones and addresses are swapped, most of the time, for
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import os
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -28,6 +30,8 @@ from schemathesis.specs.openapi.checks import (
     negative_data_rejection,
     positive_data_acceptance,
 )
+
+from tests.servers.radicale import run_radicale
 
 NOW = datetime(2026, 11, 27, 10, tzinfo=UTC)
 TODAY = date(2026, 11, 27)
@@ -50,39 +54,21 @@ class Ids:
     auth_enforced: bool = False  # ignored_auth has passed on a success of this operation
 
 
-class FakeCalDAV:
-    """Stands in for the CalDAV client at its seam: one calendar, nothing in it. No request leaves the process."""
+CALENDAR_USERS = ("mia", "max")
 
-    def __init__(self, url: str, username: str, password: str, *, timeout: float = 10) -> None:
-        self.url = url
 
-    def __enter__(self) -> FakeCalDAV:
-        return self
+@dataclass
+class CalDAVServer:
+    url: str
+    calendars: list[str]  # one for each of CALENDAR_USERS
 
-    def __exit__(self, *exc_info: object) -> None:
-        pass
 
-    def test_connection(self) -> list[Any]:
-        from scheduling.caldav.client import CalendarInfo
-
-        return [CalendarInfo(self.url.rstrip("/") + "/work/", "Work")]
-
-    def sync(self, calendar_url: str, sync_token: str | None) -> Any:
-        from scheduling.caldav.client import SyncResult
-
-        return SyncResult(token="t1", changed={}, deleted=set(), full=True)
-
-    def list_etags(self, calendar_url: str) -> dict[str, str]:
-        return {}
-
-    def get_events(self, calendar_url: str, hrefs: list[str]) -> dict[str, tuple[str, str]]:
-        return {}
-
-    def put_event(self, calendar_url: str, uid: str, ics_text: str, *, etag: str | None) -> str | None:
-        return '"etag"'
-
-    def delete_event(self, calendar_url: str, uid: str) -> bool:
-        return True
+@pytest.fixture(scope="module")
+def caldav_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CalDAVServer]:
+    """A real CalDAV server (Radicale) for the calendar endpoints, with a calendar for each user, shared by the
+    module's examples."""
+    with run_radicale(tmp_path_factory.mktemp("radicale")) as server:
+        yield CalDAVServer(server.url, [server.make_calendar(username=name) for name in CALENDAR_USERS])
 
 
 @pytest.fixture
@@ -100,7 +86,7 @@ def raw_wsgi() -> Any:
 
 
 @pytest.fixture
-def ids(world: Any, raw_wsgi: Any, settings: Any, monkeypatch: pytest.MonkeyPatch) -> Ids:
+def ids(world: Any, raw_wsgi: Any, settings: Any, caldav_server: CalDAVServer) -> Ids:
     """The world (tests/conftest.py) with more of the life of a case, and the coordinator's API token."""
     from django.core.cache import cache
     from rest_framework.authtoken.models import Token
@@ -115,8 +101,6 @@ def ids(world: Any, raw_wsgi: Any, settings: Any, monkeypatch: pytest.MonkeyPatc
     from tests.booking.test_outcomes import held_case
 
     settings.INBOUND_EMAIL_SECRET = INBOUND_SECRET
-    monkeypatch.setattr("scheduling.caldav.connections.CalDAVClient", FakeCalDAV)
-    monkeypatch.setattr("scheduling.caldav.sync.CalDAVClient", FakeCalDAV)
     cache.clear()  # the throttles count in the cache
     with time_machine.travel(NOW, tick=False):
         w, actor = world, world.coordinator_a
@@ -140,12 +124,14 @@ def ids(world: Any, raw_wsgi: Any, settings: Any, monkeypatch: pytest.MonkeyPatc
         connections = [
             CalendarConnection.objects.create(
                 resource=m.resource,
-                server_url="https://cal.example.org/",
-                username="u",
-                password_encrypted=secret_encrypt("pw"),
-                calendar_url="https://cal.example.org/u/work/",
+                server_url=caldav_server.url,
+                username=name,
+                password_encrypted=secret_encrypt("app-password"),
+                calendar_url=calendar,
             )
-            for m in (w.mediator_a, w.mediator_b)
+            for m, name, calendar in zip(
+                (w.mediator_a, w.mediator_b), CALENDAR_USERS, caldav_server.calendars, strict=True
+            )
         ]
     feedback_links = Message.objects.filter(kind="feedback").values_list("context__link", flat=True)
     cases = [w.case_a, scheduling, held, concluded, closed, w.case_b]
@@ -178,6 +164,8 @@ def ids(world: Any, raw_wsgi: Any, settings: Any, monkeypatch: pytest.MonkeyPatc
             "timezone": ZONES,
             "tz": ZONES,
             "email": ["pa@example.org", "gone@example.org", "sam@example.org"],
+            "server_url": [caldav_server.url],
+            "calendar_url": caldav_server.calendars,
         },
         tokens={
             "/api/offers/": [offer_token],
@@ -214,7 +202,28 @@ def _aim(case: Any, ids: Ids) -> None:
     for part in (case.query, case.body if isinstance(case.body, dict) else None):
         for name, value in (part or {}).items():
             real = ids.by_name.get(name, [])
+            if name in CALENDAR_ADDRESSES and _is_url(value):
+                # A well-formed address is always the local CalDAV server's: no request may leave the machine.
+                # Malformed ones are sent as generated, to be refused.
+                part[name] = real[zlib.crc32(value.encode()) % len(real)]
+                continue
             part[name] = [_swap(v, real) for v in value] if isinstance(value, list) else _swap(value, real)
+
+
+CALENDAR_ADDRESSES = {"server_url", "calendar_url"}
+
+
+def _is_url(value: Any) -> bool:
+    from django.core.exceptions import ValidationError
+    from django.core.validators import URLValidator
+
+    if not isinstance(value, str):
+        return False
+    try:
+        URLValidator()(value)
+    except ValidationError:
+        return False
+    return True
 
 
 # Left out, knowingly:
