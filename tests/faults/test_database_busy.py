@@ -9,7 +9,7 @@ to try again, nothing written, and the retry books. Runs on both databases, each
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -52,19 +52,25 @@ def short_lock_wait() -> Iterator[None]:
 
 
 @contextmanager
-def another_writer(offer: Offer) -> Iterator[None]:
-    """Another connection holding the lock the booking needs, until the block ends."""
+def another_connection_holding(postgres_sql: str, params: Sequence[Any] = ()) -> Iterator[None]:
+    """Another connection holding a lock until the block ends: SQLite's one write lock, or on PostgreSQL what
+    `postgres_sql` takes (in a transaction). Reads go on."""
     if connection.vendor == "sqlite":
         other: Any = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
         other.execute("BEGIN IMMEDIATE")
     else:
         other = connection.get_new_connection(connection.get_connection_params())
-        other.execute("SELECT id FROM booking_offer WHERE id = %s FOR UPDATE", [offer.pk])
+        other.execute(postgres_sql, params)
     try:
         yield
     finally:
         other.rollback()
         other.close()
+
+
+def another_writer(offer: Offer) -> Any:
+    """Another connection holding the lock the booking needs, until the block ends."""
+    return another_connection_holding("SELECT id FROM booking_offer WHERE id = %s FOR UPDATE", [offer.pk])
 
 
 @pytest.mark.django_db(transaction=True)
