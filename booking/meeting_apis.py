@@ -240,9 +240,14 @@ class MeetingInput(SlotChoiceInput):
 
 
 def _mediator_and_room(case: Any, mediator_id: int | None, room_id: int | None) -> tuple[Any, Any]:
-    mediator = Mediator.objects.filter(pk=mediator_id, provider_id=case.provider_id).first() if mediator_id else None
-    if mediator_id and mediator is None:
-        raise ApplicationError("Invalid mediator.", {"fields": {"mediator": ["Not a mediator of this provider."]}})
+    mediator = None
+    if mediator_id:
+        try:
+            mediator = Mediator.objects.get(pk=mediator_id, provider_id=case.provider_id)
+        except Mediator.DoesNotExist:
+            raise ApplicationError(
+                "Invalid mediator.", {"fields": {"mediator": ["Not a mediator of this provider."]}}
+            ) from None
     room = None
     if room_id:
         owners = [case.provider_id, case.local_authority_id]
@@ -257,7 +262,8 @@ class CaseMeetingCreateApi(APIView):
 
     @extend_schema(request=MeetingInput, responses={201: dict, **errors(400, 401, 403, 404, 409)})
     def post(self, request: Request, case_id: int) -> Response:
-        case = selectors.case_get(user=request.user, case_id=case_id)
+        # The booking reads the case again under its lock, with what it needs.
+        case = selectors.case_get(user=request.user, case_id=case_id, related=False)
         services.case_assert_editable(user=request.user, case=case)
         data = MeetingInput(data=request.data)
         data.is_valid(raise_exception=True)

@@ -22,10 +22,9 @@ from scheduling.occupancy import (
     SlotTakenError,
     claims_taken,
     lock_resources,
+    mediator_time_taken,
     occupy,
-    resource_for_mediator,
-    resource_for_room,
-    resource_for_user,
+    resource_ids_for,
     take_turn,
 )
 
@@ -36,24 +35,40 @@ def local_day(moment: datetime) -> date:
     return moment.astimezone(ZoneInfo(settings.DISPLAY_TIME_ZONE)).date()
 
 
-def meeting_claims(*, case: Case, mediator: Mediator, room: Room | None, start: datetime, end: datetime) -> list[Claim]:
-    """What a meeting occupies: the mediator with their buffers, the room, and each required staff participant."""
+def meeting_claims(
+    *,
+    case: Case,
+    mediator: Mediator,
+    room: Room | None,
+    start: datetime,
+    end: datetime,
+    participants: list[Participant] | None = None,
+) -> list[Claim]:
+    """What a meeting occupies: the mediator with their buffers, the room, and each required staff participant.
+    `participants`: the case's, when the caller has read them already."""
+    if participants is None:
+        participants = _participants(case)
+    staff = [p for p in participants if p.role in STAFF_ROLES and p.required and p.user_id is not None]
+    mediator_id, room_id, staff_ids = resource_ids_for(
+        mediator=mediator,
+        room=room,
+        staff=[(p.user_id, p.organisation_id or case.local_authority_id) for p in staff],
+    )
     claims = [
         Claim(
-            resource_for_mediator(mediator).pk,
+            mediator_id,
             start - timedelta(minutes=mediator.buffer_before_minutes),
             end + timedelta(minutes=mediator.buffer_after_minutes),
         )
     ]
-    if room is not None:
-        claims.append(Claim(resource_for_room(room).pk, start, end))
-    staff = case.participants.filter(role__in=STAFF_ROLES, required=True, user__isnull=False).select_related(
-        "user", "organisation"
-    )
-    for participant in staff:
-        organisation = participant.organisation or case.local_authority
-        claims.append(Claim(resource_for_user(participant.user, organisation).pk, start, end))
+    if room_id is not None:
+        claims.append(Claim(room_id, start, end))
+    claims.extend(Claim(resource_id, start, end) for resource_id in staff_ids)
     return claims
+
+
+def _participants(case: Case) -> list[Participant]:
+    return list(case.participants.all())
 
 
 def check_bookable(
@@ -100,7 +115,13 @@ def _new_uid() -> str:
     return f"mediation-{uuid.uuid4()}@{settings.SITE_URL.split('://', 1)[-1].split('/')[0].split(':')[0]}"
 
 
-@transaction.atomic
+def _assert_schedulable(case: Case) -> None:
+    if case.state not in SCHEDULABLE_STATES:
+        raise ConflictError(
+            f"A case that is {case.get_state_display().lower()} cannot be booked.", {"state": case.state}
+        )
+
+
 def meeting_book(
     *,
     case: Case,
@@ -114,15 +135,52 @@ def meeting_book(
     offer_slot: Any = None,
     release: Any = None,
 ) -> Meeting:
-    case = case_lock(case.pk)
-    if case.state not in SCHEDULABLE_STATES:
-        raise ConflictError(
-            f"A case that is {case.get_state_display().lower()} cannot be booked.", {"state": case.state}
-        )
+    """Book the meeting: every resource it needs is taken, or none (SlotTakenError, 409), and the case moves to
+    scheduled. `release`: the occupancies this booking replaces (an accepted offer's holds).
+
+    A booking that has clearly lost (the mediator's time already taken) is refused on the case as the caller read it,
+    before a transaction starts: in a race for one time, most requests end there. Everything is checked again under
+    the locks."""
+    if release is None:
+        _assert_schedulable(case)
+        check_bookable(case=case, mediator=mediator, room=room, mode=mode, start=start, end=end, now=now)
+        if mediator_time_taken(mediator, start, end, now=now):
+            raise SlotTakenError("That time has already been taken.")
+    return _meeting_book(
+        case_id=case.pk,
+        actor=actor,
+        start=start,
+        end=end,
+        mediator=mediator,
+        room=room,
+        mode=mode,
+        now=now,
+        offer_slot=offer_slot,
+        release=release,
+    )
+
+
+@transaction.atomic
+def _meeting_book(
+    *,
+    case_id: int,
+    actor: Any,
+    start: datetime,
+    end: datetime,
+    mediator: Mediator,
+    room: Room | None,
+    mode: str,
+    now: datetime,
+    offer_slot: Any,
+    release: Any,
+) -> Meeting:
+    case = case_lock(case_id)
+    _assert_schedulable(case)
     if case.meetings.filter(status=Meeting.Status.CONFIRMED).exists():
         raise ConflictError("This case already has a confirmed meeting: reschedule it instead.")
     check_bookable(case=case, mediator=mediator, room=room, mode=mode, start=start, end=end, now=now)
-    claims = meeting_claims(case=case, mediator=mediator, room=room, start=start, end=end)
+    participants = _participants(case)
+    claims = meeting_claims(case=case, mediator=mediator, room=room, start=start, end=end, participants=participants)
     take_turn(claims)
     if release is None and claims_taken(claims, now=now):
         raise SlotTakenError("That time has just been taken.")
@@ -140,17 +198,14 @@ def meeting_book(
         offer_slot=offer_slot,
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
-    case.mediator = mediator  # written with the move below
-    if case.state == State.ISSUES_CAPTURED or case.state == State.ICB_NOTIFIED:
-        case = case_transition(
-            case=case, actor=actor, target=State.SCHEDULING, today=local_day(now), system=True, locked=True
-        )
-    notifications.meeting_confirmed(meeting, now=now)
+    notifications.meeting_confirmed(meeting, now=now, participants=participants, new_meeting=True)
     _calendar_changed(meeting)
+    case.mediator = mediator  # written with the move below
     case_transition(
         case=case,
         actor=actor,
         target=State.SCHEDULED,
+        via=[State.SCHEDULING] if case.state in (State.ISSUES_CAPTURED, State.ICB_NOTIFIED) else [],
         today=local_day(now),
         system=True,
         reason=f"meeting {start.isoformat()} confirmed",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -115,8 +116,9 @@ def case_recompute_deadlines(*, case: Case) -> list[str]:
     return changed
 
 
-def _record(case: Case, kind: str, *, actor: Any, reason: str = "", **extra: Any) -> CaseEvent:
-    return CaseEvent.objects.create(
+def _event(case: Case, kind: str, *, actor: Any, reason: str = "", **extra: Any) -> CaseEvent:
+    """A history entry, not yet saved."""
+    return CaseEvent(
         case=case,
         kind=kind,
         actor=actor if getattr(actor, "is_authenticated", False) else None,
@@ -125,6 +127,12 @@ def _record(case: Case, kind: str, *, actor: Any, reason: str = "", **extra: Any
         at=timezone.now(),
         **extra,
     )
+
+
+def _record(case: Case, kind: str, *, actor: Any, reason: str = "", **extra: Any) -> CaseEvent:
+    event = _event(case, kind, actor=actor, reason=reason, **extra)
+    event.save()
+    return event
 
 
 @transaction.atomic
@@ -199,7 +207,6 @@ _DATE_EFFECTS = {
 _RELATED_FIELDS = [f.name for f in Case._meta.get_fields() if f.is_relation and f.concrete]
 
 
-@transaction.atomic
 def case_transition(
     *,
     case: Case,
@@ -210,42 +217,76 @@ def case_transition(
     today: date,
     system: bool = False,
     locked: bool = False,
+    via: Sequence[str] = (),
 ) -> Case:
     """Move the case to `target`, or raise ConflictError saying why not. The move is recorded in the history.
 
+    `via`: states to pass through first, each move checked and recorded as if made on its own (a booking takes a
+    case that was not yet scheduling through scheduling to scheduled), with one write of the case.
+
     `locked`: the caller holds the case's row lock in this transaction and passes the row as it read it then (with
-    any field it has changed since, which this save writes too), so it is not read again."""
-    if not locked:
-        case = Case.objects.select_for_update().get(pk=case.pk)
-    source = case.state
-    why_not = refusal(case, source, target, system=system)
-    if why_not:
-        raise ConflictError(why_not, {"state": source, "requested": target})
+    any field it has changed since, which this save writes too), so it is not read again, and the writes join the
+    caller's transaction."""
+    move = {"actor": actor, "target": target, "reason": reason, "on": on, "today": today, "system": system, "via": via}
+    if locked:
+        if not transaction.get_connection().in_atomic_block:
+            raise RuntimeError("case_transition(locked=True) must run inside the transaction that holds the lock")
+        return _case_move(case, **move)
+    with transaction.atomic():
+        return _case_move(Case.objects.select_for_update().get(pk=case.pk), **move)
+
+
+def _case_move(
+    case: Case,
+    *,
+    actor: Any,
+    target: str,
+    reason: str,
+    on: date | None,
+    today: date,
+    system: bool,
+    via: Sequence[str],
+) -> Case:
+    """Every check comes before the first write, so a refused move leaves the transaction as it was (and the case:
+    what earlier steps changed on it is put back)."""
     when = on or today
-    if when > today:
-        raise ValidationError({"on": ["This date is in the future."]})
-    date_field = _DATE_EFFECTS.get(target)
-    if date_field and getattr(case, date_field) is None:
-        setattr(case, date_field, when)
-    if target in CERTIFICATE_TRIGGERS:
-        case.certificate_trigger = CERTIFICATE_TRIGGERS[target]
-        case.certificate_trigger_date = when
-    case.state = target
-    case_recompute_deadlines(case=case)
+    events = []
+    before = {f.attname: getattr(case, f.attname) for f in Case._meta.concrete_fields}
+    for step in [*via, target]:
+        source = case.state
+        why_not = refusal(case, source, step, system=system)
+        if why_not or when > today:
+            for name, value in before.items():
+                setattr(case, name, value)
+        if why_not:
+            raise ConflictError(why_not, {"state": source, "requested": step})
+        if when > today:
+            raise ValidationError({"on": ["This date is in the future."]})
+        date_field = _DATE_EFFECTS.get(step)
+        if date_field and getattr(case, date_field) is None:
+            setattr(case, date_field, when)
+        if step in CERTIFICATE_TRIGGERS:
+            case.certificate_trigger = CERTIFICATE_TRIGGERS[step]
+            case.certificate_trigger_date = when
+        case.state = step
+        case_recompute_deadlines(case=case)
+        events.append(
+            _event(
+                case,
+                CaseEvent.Kind.TRANSITION,
+                actor=actor,
+                reason=reason if step == target else "",
+                from_state=source,
+                to_state=step,
+                details={"label": STATE_LABELS[step], "on": when.isoformat()},
+            )
+        )
     # A move changes the state and dates only. The related rows, the unique reference and the table's constraints
     # (route and health) are as stored, so they are not checked again (each check is a query); the database holds
     # those rules anyway.
     case.full_clean(exclude=_RELATED_FIELDS, validate_unique=False, validate_constraints=False)
     case.save()
-    _record(
-        case,
-        CaseEvent.Kind.TRANSITION,
-        actor=actor,
-        reason=reason,
-        from_state=source,
-        to_state=target,
-        details={"label": STATE_LABELS[target], "on": when.isoformat()},
-    )
+    CaseEvent.objects.bulk_create(events)
     return case
 
 

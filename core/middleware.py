@@ -1,7 +1,10 @@
-"""Pages when the database cannot serve the request: a plain 503 page that says to try again, never a 500.
+"""Middleware of every request.
 
-The API maps the same errors in core.errors.api_exception_handler; this covers the pages, whose views let them
-propagate. Any transaction the view was in has been rolled back by then, so nothing is half-written.
+DatabaseUnavailableMiddleware: pages when the database cannot serve the request, a plain 503 page that says to try
+again, never a 500. The API maps the same errors in core.errors.api_exception_handler; this covers the pages, whose
+views let them propagate. Any transaction the view was in has been rolled back by then, so nothing is half-written.
+
+MembershipsRememberedMiddleware: each user's memberships are read at most once per request (core.tenancy).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from django.template.loader import render_to_string
 
 from core.errors import RETRY_AFTER_SECONDS, database_unavailable
 from core.security import path_for_logs
+from core.tenancy import memberships_remembered
 
 logger = logging.getLogger(__name__)
 
@@ -35,3 +39,14 @@ class DatabaseUnavailableMiddleware:
         response = HttpResponse(render_to_string("503.html"), status=503)
         response["Retry-After"] = RETRY_AFTER_SECONDS
         return response
+
+
+class MembershipsRememberedMiddleware:
+    """Each user's memberships are read at most once per request (core.tenancy)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        with memberships_remembered():
+            return self.get_response(request)

@@ -1,19 +1,62 @@
-"""Which organisations a staff user acts for, by role. Every selector that returns tenant data starts here."""
+"""Which organisations a staff user acts for, by role. Every selector that returns tenant data starts here.
+
+A user's memberships are read once per request (`memberships_remembered`, opened by core.middleware) and kept until
+it ends: one request asks about them several times (what the user may see, then whether they may change it). Any
+change to a membership forgets what was kept, so a request that changes one and then checks again sees the change.
+"""
 
 from __future__ import annotations
 
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models.signals import post_delete, post_save
 
 from core.models import Membership, Organisation
 
+_remembered: contextvars.ContextVar[dict[Any, list[tuple[int, str]]] | None] = contextvars.ContextVar(
+    "memberships_remembered", default=None
+)
+
+
+@contextmanager
+def memberships_remembered() -> Iterator[None]:
+    """Within the block, each user's memberships are read from the database at most once."""
+    token = _remembered.set({})
+    try:
+        yield
+    finally:
+        _remembered.reset(token)
+
+
+def _forget(**_: Any) -> None:
+    kept = _remembered.get()
+    if kept:
+        kept.clear()
+
+
+post_save.connect(_forget, sender=Membership, dispatch_uid="tenancy_forget_saved")
+post_delete.connect(_forget, sender=Membership, dispatch_uid="tenancy_forget_deleted")
+
+
+def memberships(user: AbstractBaseUser | AnonymousUser) -> list[tuple[int, str]]:
+    """(organisation id, role) for each of the user's memberships."""
+    if not user.is_authenticated:
+        return []
+    kept = _remembered.get()
+    if kept is not None and user.pk in kept:
+        return kept[user.pk]
+    rows = list(Membership.objects.filter(user_id=user.pk).values_list("organisation_id", "role"))
+    if kept is not None:
+        kept[user.pk] = rows
+    return rows
+
 
 def organisation_ids_for(user: AbstractBaseUser | AnonymousUser, *roles: str) -> set[int]:
-    if not user.is_authenticated:
-        return set()
-    qs = Membership.objects.filter(user=user)
-    if roles:
-        qs = qs.filter(role__in=roles)
-    return set(qs.values_list("organisation_id", flat=True))
+    return {organisation_id for organisation_id, role in memberships(user) if not roles or role in roles}
 
 
 def visible_organisation_ids(user: AbstractBaseUser | AnonymousUser) -> set[int]:

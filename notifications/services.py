@@ -37,13 +37,18 @@ def message_queue(*, dedupe_key: str, **fields: Any) -> Message | None:
     return written[0] if written else None
 
 
-def messages_queue(messages: list[Message]) -> list[Message]:
+def messages_queue(messages: list[Message], *, keys_are_new: bool = False) -> list[Message]:
     """Write the messages whose dedupe keys are new, in one read and one insert. Returns the rows written.
 
     A concurrent transaction that wrote one of the keys first makes the insert fail; then each is written on its own,
-    and the ones already there are left."""
+    and the ones already there are left. `keys_are_new`: the caller knows no row can have these keys yet (they name a
+    meeting created in this transaction), so they are written in one insert without the read."""
     if not messages:
         return []
+    if keys_are_new:
+        written = Message.objects.bulk_create(messages)
+        _hand_off_urgent(written)
+        return written
     existing = set(
         Message.objects.filter(dedupe_key__in=[m.dedupe_key for m in messages]).values_list("dedupe_key", flat=True)
     )
@@ -67,10 +72,14 @@ def messages_queue(messages: list[Message]) -> list[Message]:
                 message.pk = None
                 continue  # written by a concurrent transaction
             written.append(message)
+    _hand_off_urgent(written)
+    return written
+
+
+def _hand_off_urgent(written: list[Message]) -> None:
     for message in written:
         if message.kind in URGENT and settings.CELERY_BROKER_URL:
             transaction.on_commit(partial(_hand_off, message.pk))
-    return written
 
 
 def _hand_off(message_id: int) -> None:
@@ -110,13 +119,19 @@ def _reminder_offsets(organisation: Any) -> list[dict[str, Any]]:
     return schedule.offsets if schedule and schedule.offsets else DEFAULT_REMINDERS
 
 
-def meeting_attendees_sync(meeting: Any) -> tuple[list[Any], list[Any]]:
-    """Make the attendee list match the case's participants. Returns (current, removed-just-now)."""
+def meeting_attendees_sync(
+    meeting: Any, *, participants: list[Any] | None = None, new_meeting: bool = False
+) -> tuple[list[Any], list[Any]]:
+    """Make the attendee list match the case's participants. Returns (current, removed-just-now).
+
+    `participants`: the case's, when the caller has just read them; `new_meeting`: the meeting was created in this
+    transaction, so it has no attendees yet."""
     from booking.models import MeetingAttendee
 
     roles = {"mediator": "CHAIR", "supporter": "OPT-PARTICIPANT", "observer": "OPT-PARTICIPANT"}
-    participants = list(meeting.case.participants.all())
-    existing = {a.participant_id: a for a in meeting.attendees.all() if a.participant_id}
+    if participants is None:
+        participants = list(meeting.case.participants.all())
+    existing = {} if new_meeting else {a.participant_id: a for a in meeting.attendees.all() if a.participant_id}
     current, new = [], []
     for p in participants:
         attendee = existing.pop(p.pk, None)
@@ -212,15 +227,23 @@ def _announce(meeting: Any, attendees: list[Any], kind: str, method: str, now: d
     return messages
 
 
-def _queue(*groups: list[Message | None]) -> None:
-    messages_queue([m for group in groups for m in group if m is not None])
+def _queue(*groups: list[Message | None], keys_are_new: bool = False) -> None:
+    messages_queue([m for group in groups for m in group if m is not None], keys_are_new=keys_are_new)
 
 
-def meeting_confirmed(meeting: Any, *, now: datetime) -> None:
-    attendees, _ = meeting_attendees_sync(meeting)
+def meeting_confirmed(
+    meeting: Any, *, now: datetime, participants: list[Any] | None = None, new_meeting: bool = False
+) -> None:
+    """A confirmed meeting's attendees, invitations and reminders; writing them twice changes nothing.
+
+    `participants`: the case's, when the caller has just read them. `new_meeting`: the meeting was created in this
+    transaction, so it has no attendees and no message can have its keys (they name its UID) yet: nothing is read
+    first."""
+    attendees, _ = meeting_attendees_sync(meeting, participants=participants, new_meeting=new_meeting)
     _queue(
         _announce(meeting, attendees, Message.Kind.INVITATION, "REQUEST", now),
         _reminders(meeting, attendees, now),
+        keys_are_new=new_meeting,
     )
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, QuerySet
 
@@ -67,6 +68,45 @@ def resource_for_room(room: Room) -> Resource:
         },
     )
     return resource
+
+
+def resource_ids_for(
+    *, mediator: Mediator, room: Room | None = None, staff: Sequence[tuple[int, int]] = ()
+) -> tuple[int, int | None, list[int]]:
+    """The resource ids of a mediator, a room and staff users (user id, id of the organisation they act for), read in
+    one query and created where missing. Returns (mediator's, room's or None, the staff's in the order given)."""
+    wanted = Q(mediator_id=mediator.pk) | Q(user_id__in=[user_id for user_id, _ in staff])
+    if room is not None:
+        wanted |= Q(room_id=room.pk)
+    found = list(Resource.objects.filter(wanted).values_list("pk", "mediator_id", "user_id", "room_id"))
+    by_mediator = {mediator_id: pk for pk, mediator_id, _, _ in found if mediator_id}
+    by_user = {user_id: pk for pk, _, user_id, _ in found if user_id}
+    by_room = {room_id: pk for pk, _, _, room_id in found if room_id}
+    mediator_resource = by_mediator.get(mediator.pk) or resource_for_mediator(mediator).pk
+    room_resource = None
+    if room is not None:
+        room_resource = by_room.get(room.pk) or resource_for_room(room).pk
+    staff_resources = []
+    for user_id, organisation_id in staff:
+        if user_id not in by_user:
+            user = get_user_model().objects.get(pk=user_id)
+            by_user[user_id] = resource_for_user(user, Organisation.objects.get(pk=organisation_id)).pk
+        staff_resources.append(by_user[user_id])
+    return mediator_resource, room_resource, staff_resources
+
+
+def mediator_time_taken(mediator: Mediator, start: datetime, end: datetime, *, now: datetime) -> bool:
+    """A cheap read, without locks: is the mediator's time, with their buffers, already taken by a meeting or a live
+    hold? Lets a booking that has clearly lost answer before it starts a transaction; the checks under the locks stay
+    the last word."""
+    live = Q(kind=Occupancy.Kind.MEETING) | Q(kind=Occupancy.Kind.HOLD, expires_at__gt=now)
+    return Occupancy.objects.filter(
+        live,
+        active=True,
+        resource__mediator_id=mediator.pk,
+        start__lt=end + timedelta(minutes=mediator.buffer_after_minutes),
+        end__gt=start - timedelta(minutes=mediator.buffer_before_minutes),
+    ).exists()
 
 
 def holds_release_expired(*, now: datetime, resource_ids: Sequence[int] | None = None) -> int:

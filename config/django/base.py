@@ -50,6 +50,7 @@ MIDDLEWARE = [
     "core.security.SignInThrottleMiddleware",
     "booking.audit.AuditMiddleware",
     "core.middleware.DatabaseUnavailableMiddleware",
+    "core.middleware.MembershipsRememberedMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

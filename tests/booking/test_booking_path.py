@@ -1,0 +1,102 @@
+"""What a direct booking does on its way: a clear loser is refused before any lock, a winner moves the case through
+both states in one write with both moves in the history, and the work per request stays small."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+import time_machine
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
+
+from booking import services
+from booking.models import AuditEvent, CaseEvent, Meeting
+from core.errors import ConflictError
+from tests.booking import helpers
+
+pytestmark = pytest.mark.django_db
+NOW = datetime(2026, 11, 27, 10, tzinfo=UTC)
+TODAY = date(2026, 11, 27)
+
+
+def _client(user: Any) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def _payload(mediator: Any, day: int = 7) -> dict[str, Any]:
+    return {"start": f"2026-12-{day:02d}T10:00Z", "end": f"2026-12-{day:02d}T13:00Z", "mediator": mediator.pk,
+            "mode": "online"}  # fmt: skip
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_booking_of_a_taken_time_is_refused_before_any_lock_or_write() -> None:
+    t = helpers.tenant(today=TODAY)
+    m = helpers.mediator(t)
+    first, second = (helpers.case(t, la_notified=date(2026, 11, 20)) for _ in range(2))
+    client = _client(t["coordinator"])
+    assert client.post(f"/api/cases/{first.pk}/meetings/", _payload(m), format="json").status_code == 201
+    with CaptureQueriesContext(connection) as queries:
+        refused = client.post(f"/api/cases/{second.pk}/meetings/", _payload(m), format="json")
+    assert refused.status_code == 409
+    assert "taken" in refused.json()["message"]
+    statements = [q["sql"] for q in queries.captured_queries]
+    # The memberships are read once, the case by its key, then the mediator and their calendar: nothing else.
+    assert len(statements) == 4, statements
+    assert not [s for s in statements if "FOR UPDATE" in s or "SAVEPOINT" in s or not s.startswith("SELECT")]
+    second.refresh_from_db()
+    assert second.state == "issues_captured"
+    assert not Meeting.objects.filter(case=second).exists()
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_loser_is_refused_for_what_is_wrong_with_its_own_request_first() -> None:
+    """The early refusal comes after the request's own checks: a bad request at a taken time is still a 400."""
+    t = helpers.tenant(today=TODAY)
+    m = helpers.mediator(t)
+    first, second = (helpers.case(t, la_notified=date(2026, 11, 20)) for _ in range(2))
+    client = _client(t["coordinator"])
+    assert client.post(f"/api/cases/{first.pk}/meetings/", _payload(m), format="json").status_code == 201
+    in_person_without_room = {**_payload(m), "mode": "in_person"}
+    answer = client.post(f"/api/cases/{second.pk}/meetings/", in_person_without_room, format="json")
+    assert answer.status_code == 400
+    assert "room" in answer.json()["extra"]["fields"]
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_booking_moves_the_case_through_scheduling_to_scheduled_in_one_write() -> None:
+    t = helpers.tenant(today=TODAY)
+    m = helpers.mediator(t)
+    case = helpers.case(t, la_notified=date(2026, 11, 20))
+    with CaptureQueriesContext(connection) as queries:
+        booked = _client(t["coordinator"]).post(f"/api/cases/{case.pk}/meetings/", _payload(m), format="json")
+    assert booked.status_code == 201, booked.content
+    case.refresh_from_db()
+    assert case.state == "scheduled" and case.mediator_id == m.pk
+    moves = list(
+        CaseEvent.objects.filter(case=case, kind="transition").order_by("id").values_list("to_state", "reason")
+    )
+    assert moves[-2:] == [("scheduling", ""), ("scheduled", "meeting 2026-12-07T10:00:00+00:00 confirmed")]
+    case_updates = [q["sql"] for q in queries.captured_queries if q["sql"].startswith('UPDATE "booking_case"')]
+    assert len(case_updates) == 1
+    changed = AuditEvent.objects.filter(object_type="case", object_id=case.pk, action="change").latest("id")
+    assert {"state", "mediator_id"} <= set(changed.fields)
+
+
+def test_a_refused_move_inside_a_transaction_leaves_it_usable() -> None:
+    """A move checked under the caller's lock raises before writing anything, so the caller's transaction goes on."""
+    t = helpers.tenant(today=TODAY)
+    case = helpers.case(t, la_notified=date(2026, 11, 20))
+    with transaction.atomic():
+        with pytest.raises(ConflictError):
+            services.case_transition(
+                case=case, actor=t["coordinator"], target="held", today=TODAY, locked=True, via=["scheduling"]
+            )
+        assert case.state == "issues_captured"  # the first step, allowed, is undone on the object too
+        assert CaseEvent.objects.filter(case=case).count() >= 1  # the transaction still answers
+    case.refresh_from_db()
+    assert case.state == "issues_captured"
