@@ -7,6 +7,7 @@ that. Here the connection gets one quick try; on failure the caller's periodic s
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
@@ -16,15 +17,34 @@ logger = logging.getLogger(__name__)
 
 def enqueue_now(task: Any, *args: Any) -> bool:
     """Queue `task(*args)` if a broker is configured and answers at once. Returns whether it was queued."""
-    if not settings.CELERY_BROKER_URL:
-        return False
+    return enqueue_many([(task, args)]) == 1
+
+
+def enqueue_many(calls: Sequence[tuple[Any, tuple[Any, ...]]]) -> int:
+    """Queue each `task(*args)`, in order, if a broker is configured and answers at once. Returns how many were
+    queued: on the first failure the rest are left to the periodic sweeps.
+
+    They go over one of the app's pooled broker connections, kept open between requests: a hand-off costs a publish
+    (about 1 ms of CPU), where opening a connection for it cost about 6 ms."""
+    if not calls or not settings.CELERY_BROKER_URL:
+        return 0
     from config.celery import app
 
+    queued = 0
     try:
-        with app.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=2)
-            task.apply_async(args, connection=conn, retry=False)
+        with app.producer_pool.acquire(block=True, timeout=2) as producer:
+            try:
+                producer.connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=2)
+                for task, args in calls:
+                    task.apply_async(args, producer=producer, retry=False)
+                    queued += 1
+            except Exception:
+                # The kept connection may be broken: the next hand-off connects afresh.
+                producer.connection.collect()
+                raise
     except Exception:  # noqa: BLE001 - any broker failure: logged, and the periodic sweep catches up
-        logger.warning("Broker unavailable; %s%r waits for the periodic sweep", task.name, args)
-        return False
-    return True
+        task, args = calls[queued]
+        logger.warning(
+            "Broker unavailable; %s%r and %d more wait for the periodic sweep", task.name, args, len(calls) - queued - 1
+        )
+    return queued

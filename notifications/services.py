@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from core.broker import enqueue_now
+from core.broker import enqueue_many
 from notifications.models import Message, ReminderSchedule
 
 logger = logging.getLogger(__name__)
@@ -77,16 +77,17 @@ def messages_queue(messages: list[Message], *, keys_are_new: bool = False) -> li
 
 
 def _hand_off_urgent(written: list[Message]) -> None:
-    for message in written:
-        if message.kind in URGENT and settings.CELERY_BROKER_URL:
-            transaction.on_commit(partial(_hand_off, message.pk))
+    """Once the transaction commits, give the urgent messages to the workers, together."""
+    urgent = [message.pk for message in written if message.kind in URGENT]
+    if urgent and settings.CELERY_BROKER_URL:
+        transaction.on_commit(partial(_hand_off, urgent))
 
 
-def _hand_off(message_id: int) -> None:
-    """Give an urgent message to a worker now. If the broker is down, the dispatcher sends it a little later."""
+def _hand_off(message_ids: list[int]) -> None:
+    """Give urgent messages to the workers now. If the broker is down, the dispatcher sends them a little later."""
     from notifications.tasks import message_send_task
 
-    enqueue_now(message_send_task, message_id)
+    enqueue_many([(message_send_task, (message_id,)) for message_id in message_ids])
 
 
 def wants(participant: Any, channel: str) -> bool:
