@@ -23,6 +23,8 @@ from scheduling.models import AvailabilityException, AvailabilityRule, BusyBlock
 FAMILY_ROLES = (Participant.Role.PARENT, Participant.Role.YOUNG_PERSON, Participant.Role.ALTERNATIVE_PERSON)
 STAFF_ROLES = (Participant.Role.LA_OFFICER, Participant.Role.HEALTH_REPRESENTATIVE)
 FAIRNESS_DAYS = 90
+# Meetings this many days either side of a search window are read for the caps (a week, and a day for time zones).
+CAP_MARGIN_DAYS = 8
 
 
 @dataclass(frozen=True)
@@ -96,13 +98,33 @@ def _load(resource_ids: Iterable[int], start: datetime, end: datetime, now: date
             engine.DateException(e.first_day, e.last_day, e.kind, e.start_time, e.end_time, e.timezone)
         )
     live = Q(kind=Occupancy.Kind.MEETING) | Q(kind=Occupancy.Kind.HOLD, expires_at__gt=now)
+    # Read as tuples, not model objects: a national provider's search reads tens of thousands of these rows.
     occupancies = Occupancy.objects.filter(live, resource_id__in=ids, active=True, start__lt=end, end__gt=start)
-    for o in occupancies.select_related("meeting"):
-        loaded.busy[o.resource_id].append((o.start, o.end))
-        if o.kind == Occupancy.Kind.MEETING and o.meeting is not None:
-            loaded.meetings[o.resource_id].append((o.meeting.start, o.meeting.end))
-    for b in BusyBlock.objects.filter(resource_id__in=ids, start__lt=end, end__gt=start):
-        loaded.busy[b.resource_id].append((b.start, b.end))
+    for resource_id, o_start, o_end, meeting_start, meeting_end in occupancies.values_list(
+        "resource_id", "start", "end", "meeting__start", "meeting__end"
+    ):
+        loaded.busy[resource_id].append((o_start, o_end))
+        if meeting_start is not None:
+            loaded.meetings[resource_id].append((meeting_start, meeting_end))
+    # The caps count a mediator's meetings per local day and per week, so the meetings of the days and weeks the
+    # window cuts through count too, outside it (a search from a Thursday counts Monday's meetings).
+    margin = timedelta(days=CAP_MARGIN_DAYS)
+    outside = Occupancy.objects.filter(
+        Q(start__lt=start, end__gt=start - margin) | Q(start__lt=end + margin, end__gt=end),
+        ~Q(start__lt=end, end__gt=start),
+        resource_id__in=ids,
+        active=True,
+        kind=Occupancy.Kind.MEETING,
+    )
+    for resource_id, meeting_start, meeting_end in outside.values_list("resource_id", "meeting__start", "meeting__end"):
+        if meeting_start is not None:
+            loaded.meetings[resource_id].append((meeting_start, meeting_end))
+    for resource_id, b_start, b_end in BusyBlock.objects.filter(
+        resource_id__in=ids, start__lt=end, end__gt=start
+    ).values_list("resource_id", "start", "end"):
+        loaded.busy[resource_id].append((b_start, b_end))
+    for resource_id in loaded.meetings:
+        loaded.meetings[resource_id].sort()
     return loaded
 
 

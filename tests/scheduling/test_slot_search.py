@@ -240,3 +240,20 @@ def test_a_mediator_manages_their_own_availability() -> None:
         format="json",
     )
     assert backwards.status_code == 400 and "last_day" in backwards.json()["extra"]["fields"]
+
+
+@time_machine.travel(datetime(2026, 12, 2, 10, tzinfo=UTC), tick=False)
+def test_a_weekly_cap_counts_the_meetings_earlier_in_the_week_than_the_search() -> None:
+    """A search from Thursday still counts the mediator's meetings on Monday and Tuesday of that week."""
+    t = helpers.tenant(today=date(2026, 12, 2))
+    m = helpers.mediator(t, max_meetings_per_week=2)
+    client = _client(t["coordinator"])
+    for day in (14, 15):
+        other = helpers.case(t, la_notified=date(2026, 11, 30))
+        payload = {"start": f"2026-12-{day}T10:00Z", "end": f"2026-12-{day}T13:00Z", "mediator": m.pk, "mode": "online"}
+        assert client.post(f"/api/cases/{other.pk}/meetings/", payload, format="json").status_code == 201
+    case = helpers.case(t, la_notified=date(2026, 11, 30), officer=False)
+    body = _slots(t, case, "limit=1&after=2026-12-17T00:00Z")
+    assert body["slots"][0]["start"] == "2026-12-21T09:30:00+00:00"  # the week of the 14th is full
+    earlier = _slots(t, case, "limit=1&after=2026-12-16T00:00Z&before=2026-12-17T00:00Z")
+    assert earlier["slots"] == []
