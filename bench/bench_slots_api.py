@@ -245,7 +245,7 @@ def measure(client: Any, url: str, runs: int) -> dict[str, Any]:
 
 
 def plain_read_ms(runs: int = 10) -> tuple[float, int]:
-    """p50 of reading the same busy rows as tuples (values_list), for comparison with the model-instance read."""
+    """p50 of reading just the busy rows as tuples (values_list), for comparison with the whole of _load."""
     from scheduling.models import BusyBlock, Resource
 
     ids = list(Resource.objects.values_list("pk", flat=True))
@@ -350,9 +350,9 @@ def _run() -> dict[str, object]:
             f"The p95 target is missed by {api95 / TARGET_P95_MS:.1f}× ({ms(api95)} for {ms(TARGET_P95_MS)})."
             f" The engine is not the cause ({ms(eng50)} p50): {load50 / api50:.0%} of a request is"
             " scheduling.search._load, which"
-            f" reads all {plain_rows:,} busy rows of the horizon as model instances with aware datetimes; the same"
-            f" rows read as tuples still take {ms(plain50)}, so fetching and converting the rows themselves is most of"
-            f" it. The rest is expanding {MEDIATORS} mediators' weekly rules, the other reads and the JSON. With"
+            f" reads all {plain_rows:,} busy rows of the horizon as tuples of aware datetimes; those rows alone take"
+            f" {ms(plain50)}, so fetching and converting them is most of it. The rest is expanding {MEDIATORS}"
+            " mediators' weekly rules, the other reads and the JSON. With"
             f" {FEW} mediators _load takes {ms(percentile(few['load'], 0.5))} p50. Reading fewer rows (only inside"
             " the people's common free time, or busy time merged per resource in SQL) is where the time would come"
             " back."
