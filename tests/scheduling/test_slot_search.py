@@ -257,3 +257,61 @@ def test_a_weekly_cap_counts_the_meetings_earlier_in_the_week_than_the_search() 
     assert body["slots"][0]["start"] == "2026-12-21T09:30:00+00:00"  # the week of the 14th is full
     earlier = _slots(t, case, "limit=1&after=2026-12-16T00:00Z&before=2026-12-17T00:00Z")
     assert earlier["slots"] == []
+
+
+def _whole_window(case: Any, query: Any, now: datetime) -> list[Any]:
+    """The same search over the whole window at once, without the first look at one week."""
+    from scheduling import search
+
+    looked = search.FIRST_LOOK_DAYS
+    search.FIRST_LOOK_DAYS = ()
+    try:
+        return search.case_slot_search(case=case, query=query, now=now).slots
+    finally:
+        search.FIRST_LOOK_DAYS = looked
+
+
+@time_machine.travel(datetime(2026, 11, 27, 10, tzinfo=UTC), tick=False)
+@pytest.mark.parametrize("limit", [1, 9, 10, 12, 13, 30])
+def test_the_first_look_at_one_week_answers_as_the_whole_window_does(limit: int) -> None:
+    """The first week (from Friday 4 December, the earliest day) ends at midnight after Thursday 10 December. The
+    mediator works only Thursday evenings with a 60-minute buffer after each meeting, and is busy from that midnight:
+    a meeting ending after 23:00 on the 10th is refused, though nothing in the first week itself says so."""
+    from scheduling.models import BusyBlock
+    from scheduling.search import SlotQuery, case_slot_search
+
+    now = datetime(2026, 11, 27, 10, tzinfo=UTC)
+    t = helpers.tenant(today=date(2026, 11, 27))
+    m = helpers.mediator(t, buffer_after_minutes=60)
+    resource = resource_for_mediator(m)
+    AvailabilityRule.objects.create(resource=resource, weekday=3, start_time=time(18), end_time=time(23, 59))
+    BusyBlock.objects.create(
+        resource=resource, start=datetime(2026, 12, 11, 0, tzinfo=UTC), end=datetime(2026, 12, 11, 1, tzinfo=UTC)
+    )
+    case = helpers.case(t, la_notified=date(2026, 11, 20), officer=False)
+    query = SlotQuery(limit=limit)
+    found = case_slot_search(case=case, query=query, now=now).slots
+    assert found == _whole_window(case, query, now)
+    thursday = [s.start.strftime("%H:%M") for s in found if s.start.day == 10]
+    assert thursday == [f"{h}:{mm}" for h in ("18", "19") for mm in ("00", "15", "30", "45")][:limit] + (
+        ["20:00"] if limit >= 9 else []
+    )
+    if limit >= 10:
+        assert found[9].start == datetime(2026, 12, 17, 18, tzinfo=UTC)  # the next Thursday
+
+
+@time_machine.travel(datetime(2026, 11, 27, 10, tzinfo=UTC), tick=False)
+def test_busy_time_that_begins_in_the_notice_period_still_counts_after_it() -> None:
+    """The search does not read the notice period's busy time, but a block begun there and lasting past the earliest
+    day (Friday 4 December) still refuses the times it covers."""
+    from scheduling.models import BusyBlock
+
+    t = helpers.tenant(today=date(2026, 11, 27))
+    m = helpers.mediator(t)
+    BusyBlock.objects.create(
+        resource=resource_for_mediator(m),
+        start=datetime(2026, 11, 28, 0, tzinfo=UTC),
+        end=datetime(2026, 12, 8, 0, tzinfo=UTC),
+    )
+    case = helpers.case(t, la_notified=date(2026, 11, 20), officer=False)
+    assert _slots(t, case, "limit=1")["slots"][0]["start"] == "2026-12-08T09:30:00+00:00"
