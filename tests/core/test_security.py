@@ -652,3 +652,33 @@ def test_drf_throttles_count_across_processes_in_redis_and_lapse_when_it_is_down
         assert workers[0].get("anything", "default") == "default"
         workers[0].set("anything", 1)
         assert throttles[1].allow_request(request, None)  # the limit lapses; the request goes on
+
+
+@pytest.mark.django_db
+def test_audit_paths_recorded_before_redaction_lose_their_tokens() -> None:
+    """The data migration booking 0005 rewrites old rows' paths as they are recorded now (the one change ever made
+    to the append-only trail, through the migration's own model)."""
+    import importlib
+
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
+
+    from booking.models import AuditEvent
+
+    name = "0005_redact_tokens_in_audit_paths"
+    migration = importlib.import_module(f"booking.migrations.{name}")
+    state = MigrationLoader(connection).project_state(("booking", name))
+    raw = {
+        "/book/1.AbC-d_e:fG/": "/book/<token>/",
+        "/respond/Zz9-tok/yes/": "/respond/<token>/yes/",
+        "/calendar/feed-tok_1.ics": "/calendar/<token>.ics",
+        "/api/offers/1.AbC-d_e:fG/accept/": "/api/offers/<token>/accept/",
+        "/api/cases/12/": "/api/cases/12/",
+        "": "",
+    }
+    for path in raw:
+        AuditEvent.objects.create(
+            at=NOW, actor_kind="system", actor_label="system", action="view", object_type="case", object_id=1, path=path
+        )
+    migration.redact(state.apps, None)
+    assert sorted(AuditEvent.objects.values_list("path", flat=True)) == sorted(raw.values())
