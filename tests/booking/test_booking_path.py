@@ -33,13 +33,19 @@ def _payload(mediator: Any, day: int = 7) -> dict[str, Any]:
             "mode": "online"}  # fmt: skip
 
 
-@time_machine.travel(NOW, tick=False)
-def test_a_booking_of_a_taken_time_is_refused_before_any_lock_or_write() -> None:
+def _time_taken() -> tuple[APIClient, Any, Any]:
+    """A coordinator's client, a mediator whose time (_payload) one case has booked, and another case."""
     t = helpers.tenant(today=TODAY)
     m = helpers.mediator(t)
     first, second = (helpers.case(t, la_notified=date(2026, 11, 20)) for _ in range(2))
     client = _client(t["coordinator"])
     assert client.post(f"/api/cases/{first.pk}/meetings/", _payload(m), format="json").status_code == 201
+    return client, m, second
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_booking_of_a_taken_time_is_refused_before_any_lock_or_write() -> None:
+    client, m, second = _time_taken()
     with CaptureQueriesContext(connection) as queries:
         refused = client.post(f"/api/cases/{second.pk}/meetings/", _payload(m), format="json")
     assert refused.status_code == 409
@@ -56,11 +62,7 @@ def test_a_booking_of_a_taken_time_is_refused_before_any_lock_or_write() -> None
 @time_machine.travel(NOW, tick=False)
 def test_a_loser_is_refused_for_what_is_wrong_with_its_own_request_first() -> None:
     """The early refusal comes after the request's own checks: a bad request at a taken time is still a 400."""
-    t = helpers.tenant(today=TODAY)
-    m = helpers.mediator(t)
-    first, second = (helpers.case(t, la_notified=date(2026, 11, 20)) for _ in range(2))
-    client = _client(t["coordinator"])
-    assert client.post(f"/api/cases/{first.pk}/meetings/", _payload(m), format="json").status_code == 201
+    client, m, second = _time_taken()
     in_person_without_room = {**_payload(m), "mode": "in_person"}
     answer = client.post(f"/api/cases/{second.pk}/meetings/", in_person_without_room, format="json")
     assert answer.status_code == 400
