@@ -146,74 +146,49 @@ def meeting_book(
         check_bookable(case=case, mediator=mediator, room=room, mode=mode, start=start, end=end, now=now)
         if mediator_time_taken(mediator, start, end, now=now):
             raise SlotTakenError("That time has already been taken.")
-    return _meeting_book(
-        case_id=case.pk,
-        actor=actor,
-        start=start,
-        end=end,
-        mediator=mediator,
-        room=room,
-        mode=mode,
-        now=now,
-        offer_slot=offer_slot,
-        release=release,
-    )
-
-
-@transaction.atomic
-def _meeting_book(
-    *,
-    case_id: int,
-    actor: Any,
-    start: datetime,
-    end: datetime,
-    mediator: Mediator,
-    room: Room | None,
-    mode: str,
-    now: datetime,
-    offer_slot: Any,
-    release: Any,
-) -> Meeting:
-    case = case_lock(case_id)
-    _assert_schedulable(case)
-    if case.meetings.filter(status=Meeting.Status.CONFIRMED).exists():
-        raise ConflictError("This case already has a confirmed meeting: reschedule it instead.")
-    check_bookable(case=case, mediator=mediator, room=room, mode=mode, start=start, end=end, now=now)
-    participants = _participants(case)
-    claims = meeting_claims(case=case, mediator=mediator, room=room, start=start, end=end, participants=participants)
-    take_turn(claims)
-    if release is None and claims_taken(claims, now=now):
-        raise SlotTakenError("That time has just been taken.")
-    late = case.mediation_due is not None and local_day(end) > case.mediation_due
-    meeting = Meeting.objects.create(
-        case=case,
-        uid=_new_uid(),
-        start=start,
-        end=end,
-        mode=mode,
-        mediator=mediator,
-        room=room,
-        late=late,
-        notice_given_on=local_day(now),
-        offer_slot=offer_slot,
-        created_by=actor if getattr(actor, "is_authenticated", False) else None,
-    )
-    notifications.meeting_confirmed(meeting, now=now, participants=participants, new_meeting=True)
-    _calendar_changed(meeting)
-    case.mediator = mediator  # written with the move below
-    case_transition(
-        case=case,
-        actor=actor,
-        target=State.SCHEDULED,
-        via=[State.SCHEDULING] if case.state in (State.ISSUES_CAPTURED, State.ICB_NOTIFIED) else [],
-        today=local_day(now),
-        system=True,
-        reason=f"meeting {start.isoformat()} confirmed",
-        locked=True,
-    )
-    # Last: the resources' locks are held from here to the commit, so bookings of one mediator queue only for this.
-    occupy(claims=claims, kind="meeting", meeting=meeting, now=now, release=release)
-    return meeting
+    with transaction.atomic():
+        case = case_lock(case.pk)
+        _assert_schedulable(case)
+        if case.meetings.filter(status=Meeting.Status.CONFIRMED).exists():
+            raise ConflictError("This case already has a confirmed meeting: reschedule it instead.")
+        check_bookable(case=case, mediator=mediator, room=room, mode=mode, start=start, end=end, now=now)
+        participants = _participants(case)
+        claims = meeting_claims(
+            case=case, mediator=mediator, room=room, start=start, end=end, participants=participants
+        )
+        take_turn(claims)
+        if release is None and claims_taken(claims, now=now):
+            raise SlotTakenError("That time has just been taken.")
+        late = case.mediation_due is not None and local_day(end) > case.mediation_due
+        meeting = Meeting.objects.create(
+            case=case,
+            uid=_new_uid(),
+            start=start,
+            end=end,
+            mode=mode,
+            mediator=mediator,
+            room=room,
+            late=late,
+            notice_given_on=local_day(now),
+            offer_slot=offer_slot,
+            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        )
+        notifications.meeting_confirmed(meeting, now=now, participants=participants, new_meeting=True)
+        _calendar_changed(meeting)
+        case.mediator = mediator  # written with the move below
+        case_transition(
+            case=case,
+            actor=actor,
+            target=State.SCHEDULED,
+            via=[State.SCHEDULING] if case.state in (State.ISSUES_CAPTURED, State.ICB_NOTIFIED) else [],
+            today=local_day(now),
+            system=True,
+            reason=f"meeting {start.isoformat()} confirmed",
+            locked=True,
+        )
+        # Last: the resources' locks are held from here to the commit, so bookings of one mediator queue only for this.
+        occupy(claims=claims, kind="meeting", meeting=meeting, now=now, release=release)
+        return meeting
 
 
 @transaction.atomic
