@@ -78,6 +78,16 @@ DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 0)
 # A kept connection is checked once at the start of each request, so one the server dropped while idle (a restart,
 # a failover) is replaced instead of failing that request (tests/faults/test_database_faults.py).
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A statement a kept connection runs again and again (each request's token and case reads, a booking's inserts) is
+    # prepared on it after five runs, so PostgreSQL parses and plans it once (bench/bench_booking_race.py: a booking's
+    # database CPU halved). psycopg prepares only with server-side parameter binding. Turn it off behind a pooler
+    # that cannot keep prepared statements (PgBouncer in transaction mode without max_prepared_statements).
+    DATABASES["default"]["OPTIONS"] = {
+        "server_side_binding": True,
+        "prepare_threshold": 5 if env_bool("DATABASE_PREPARED_STATEMENTS", True) else None,
+        **DATABASES["default"]["OPTIONS"],  # type: ignore[dict-item]
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

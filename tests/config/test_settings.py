@@ -214,3 +214,31 @@ def test_the_sign_in_limits_come_from_the_environment(monkeypatch: pytest.Monkey
         for bad in ("0", "ten"):
             with pytest.raises(ImproperlyConfiguredError, match=name):
                 _production_settings(monkeypatch, **{name: bad})
+
+
+def test_postgres_connections_prepare_their_repeated_statements_unless_turned_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    database = _production_settings(monkeypatch, DATABASE_URL="postgres://app@db/app?sslmode=require")["DATABASES"]
+    options = database["default"]["OPTIONS"]  # type: ignore[index]
+    assert options == {"server_side_binding": True, "prepare_threshold": 5, "sslmode": "require"}
+    database = _production_settings(monkeypatch, DATABASE_PREPARED_STATEMENTS="off")["DATABASES"]
+    assert database["default"]["OPTIONS"]["prepare_threshold"] is None  # type: ignore[index]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_statement_run_again_and_again_is_prepared_on_the_connection() -> None:
+    from django.db import connection
+
+    from booking.models import Case
+
+    def prepared() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ['%"booking_case"%'])
+            return int(cursor.fetchone()[0])
+
+    before = prepared()
+    for pk in range(1, 8):
+        Case.objects.filter(pk=pk).exists()
+    assert prepared() == before + 1
