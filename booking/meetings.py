@@ -20,7 +20,6 @@ from scheduling.models import Mediator, Occupancy, Room
 from scheduling.occupancy import (
     Claim,
     SlotTakenError,
-    claims_taken,
     lock_resources,
     mediator_time_taken,
     occupy,
@@ -147,6 +146,11 @@ def meeting_book(
         if mediator_time_taken(mediator, start, end, now=now):
             raise SlotTakenError("That time has already been taken.")
     with transaction.atomic():
+        # First the mediator's turn for the day, holding nothing yet: a racer for the same time waits here for the
+        # winner's commit, then finds the time taken with one read, before it locks or reads anything of its case.
+        take_turn(mediator.pk, start)
+        if release is None and mediator_time_taken(mediator, start, end, now=now):
+            raise SlotTakenError("That time has just been taken.")
         case = case_lock(case.pk)
         _assert_schedulable(case)
         if case.meetings.filter(status=Meeting.Status.CONFIRMED).exists():
@@ -156,9 +160,6 @@ def meeting_book(
         claims = meeting_claims(
             case=case, mediator=mediator, room=room, start=start, end=end, participants=participants
         )
-        take_turn(claims)
-        if release is None and claims_taken(claims, now=now):
-            raise SlotTakenError("That time has just been taken.")
         late = case.mediation_due is not None and local_day(end) > case.mediation_due
         meeting = Meeting.objects.create(
             case=case,

@@ -21,7 +21,7 @@ from booking.states import State
 from core.errors import ApplicationError, ConflictError, GoneError
 from notifications import services as notifications
 from scheduling.models import Mediator, Occupancy, Room
-from scheduling.occupancy import SlotTakenError, lock_resources, occupy
+from scheduling.occupancy import SlotTakenError, lock_resources, occupy, take_turn
 from scheduling.search import SlotQuery, case_slot_search
 
 SALT = "booking.offer"
@@ -243,6 +243,9 @@ def open_options(offer: Offer) -> list[OfferSlot]:
 
 @transaction.atomic
 def _accept(offer_id: int, slot_id: int, now: datetime) -> Meeting:
+    chosen = OfferSlot.objects.filter(pk=slot_id, offer_id=offer_id).values_list("mediator_id", "start").first()
+    if chosen is not None:
+        take_turn(*chosen)  # a booking's first lock, before the case's (see take_turn)
     case_lock(Offer.objects.filter(pk=offer_id).values_list("case_id", flat=True).get())
     offer = Offer.objects.select_for_update().get(pk=offer_id)
     if offer.status != Offer.Status.OPEN:

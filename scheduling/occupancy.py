@@ -97,8 +97,8 @@ def resource_ids_for(
 
 def mediator_time_taken(mediator: Mediator, start: datetime, end: datetime, *, now: datetime) -> bool:
     """A cheap read, without locks: is the mediator's time, with their buffers, already taken by a meeting or a live
-    hold? Lets a booking that has clearly lost answer before it starts a transaction; the checks under the locks stay
-    the last word."""
+    hold? Lets a booking that has clearly lost answer before it starts a transaction, and one that waited for its turn
+    (`take_turn`) answer before it locks anything; `occupy` under the locks (and the constraint) stays the last word."""
     live = Q(kind=Occupancy.Kind.MEETING) | Q(kind=Occupancy.Kind.HOLD, expires_at__gt=now)
     return Occupancy.objects.filter(
         live,
@@ -117,35 +117,25 @@ def holds_release_expired(*, now: datetime, resource_ids: Sequence[int] | None =
     return qs.update(active=False)
 
 
-def take_turn(claims: Sequence[Claim]) -> None:
-    """Queue behind any other booking of the first claim's resource (the mediator) on the same UTC day, until the
-    transaction ends.
+def take_turn(mediator_id: int, start: datetime) -> None:
+    """Queue behind any other booking of the mediator on the same UTC day, until the transaction ends.
 
     Bookings that race for one mediator's day are nearly always racing for the same time: the first does its work, the
-    others wait here without spending any, then find the time taken at once (`claims_taken`) and answer 409. Without
-    the turn every racer does all of a booking's work only to be refused by the constraint at the end. Bookings of
-    other mediators or other days are not held up. PostgreSQL only (a transaction-scoped advisory lock, keyed on the
-    resource and the day); SQLite already runs one writer at a time. The constraint stays the last word: the turn only
-    saves work. Taken after the case's row lock (and an offer's) and before any resource lock; those waiting for it
-    hold only their own case and offer rows, so no cycle of waits can form.
+    others wait here without spending any, then find the time taken with one read (`mediator_time_taken`) and answer
+    409. Without the turn every racer does all of a booking's work only to be refused by the constraint at the end.
+    Bookings of other mediators or other days are not held up. PostgreSQL only (a transaction-scoped advisory lock,
+    keyed on the mediator and the day); SQLite already runs one writer at a time. The constraint stays the last word:
+    the turn only saves work.
+
+    The turn comes first in a booking's transaction, before the case's row lock (and an offer's) and any resource's:
+    whoever waits for it holds nothing, and whoever holds it takes the others in that order, so no cycle of waits can
+    form. A transaction may take the same turn again (it already has it).
     """
-    if claims and connection.vendor == "postgresql":
-        first = claims[0]
+    if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s, %s)",
-                [first.resource_id % 2**31, int(first.start.timestamp()) // 86400],
+                "SELECT pg_advisory_xact_lock(%s, %s)", [mediator_id % 2**31, int(start.timestamp()) // 86400]
             )
-
-
-def claims_taken(claims: Sequence[Claim], *, now: datetime) -> bool:
-    """A cheap read, without locks: is any claim already overlapped by a live occupancy? Lets a request that has
-    clearly lost fail before doing its work; `occupy` (under the locks, or the constraint) stays the last word."""
-    live = Q(kind=Occupancy.Kind.MEETING) | Q(kind=Occupancy.Kind.HOLD, expires_at__gt=now)
-    query = Q()
-    for claim in claims:
-        query |= Q(resource_id=claim.resource_id, start__lt=claim.end, end__gt=claim.start)
-    return bool(claims) and Occupancy.objects.filter(query, live, active=True).exists()
 
 
 def _overlapping(claims: Sequence[Claim]) -> bool:
@@ -201,9 +191,9 @@ def occupy(
         )
         for c in ordered
     ]
+    # No savepoint of its own: on a conflict the caller's transaction is rolled back whole (SlotTakenError leaves it).
     try:
-        with transaction.atomic():
-            return Occupancy.objects.bulk_create(rows)
+        return Occupancy.objects.bulk_create(rows)
     except IntegrityError as exc:
         if "occupancy_no_overlap_per_resource" in str(exc):
             raise SlotTakenError("That time has just been taken.") from None

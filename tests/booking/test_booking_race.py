@@ -163,16 +163,17 @@ def test_bookings_of_one_mediator_on_one_day_take_turns_and_others_do_not_wait()
     """While one booking holds its turn (mediator, day), another that day waits; other days and mediators do not."""
     from django.db import OperationalError, transaction
 
-    from scheduling.occupancy import Claim, take_turn
+    from scheduling.occupancy import take_turn
 
     t = helpers.tenant(today=date(2026, 11, 27))
-    first, second = resource_for_mediator(helpers.mediator(t)), resource_for_mediator(helpers.mediator(t, name="B"))
+    first, second = helpers.mediator(t).pk, helpers.mediator(t, name="B").pk
     holding, release = threading.Event(), threading.Event()
 
     def hold() -> None:
         try:
             with transaction.atomic():
-                take_turn([Claim(first.pk, START, START + timedelta(hours=3))])
+                take_turn(first, START)
+                take_turn(first, START)  # taken again by the same transaction: no wait
                 holding.set()
                 release.wait(30)
         finally:
@@ -183,25 +184,85 @@ def test_bookings_of_one_mediator_on_one_day_take_turns_and_others_do_not_wait()
     try:
         assert holding.wait(30)
 
-        def waits(claim: Claim) -> bool:
+        def waits(mediator_id: int, start: datetime) -> bool:
             with transaction.atomic():
                 with connection.cursor() as cursor:
                     cursor.execute("SET LOCAL lock_timeout = '300ms'")
                 try:
                     with transaction.atomic():
-                        take_turn([claim])
+                        take_turn(mediator_id, start)
                 except OperationalError:
                     return True
                 return False
 
-        later_that_day = START + timedelta(hours=4)
-        assert waits(Claim(first.pk, later_that_day, later_that_day + timedelta(hours=2)))
-        assert not waits(Claim(first.pk, START + timedelta(days=1), START + timedelta(days=1, hours=3)))
-        assert not waits(Claim(second.pk, START, START + timedelta(hours=3)))
+        assert waits(first, START + timedelta(hours=4))
+        assert not waits(first, START + timedelta(days=1))
+        assert not waits(second, START)
     finally:
         release.set()
         holder.join(30)
-    assert not waits(Claim(first.pk, START, START + timedelta(hours=3)))
+    assert not waits(first, START)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_racer_that_waited_for_its_turn_is_refused_before_it_locks_its_case() -> None:
+    """A booking whose first read saw the time free, but whose turn came after the winner's commit, answers 409 with
+    one read after the turn: it never locks its case or reads its participants."""
+    from django.db import transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from scheduling.occupancy import take_turn
+
+    t = helpers.tenant(today=date(2026, 11, 27))
+    mediator = helpers.mediator(t)
+    winner, loser = (helpers.case(t, la_notified=date(2026, 11, 20), officer=False) for _ in range(2))
+    holding, release, done = threading.Event(), threading.Event(), threading.Event()
+    seen: list[str] = []
+    failures: list[BaseException] = []
+
+    def book(case: Any) -> Any:
+        return meeting_book(
+            case=case, actor=None, start=START, end=START + timedelta(hours=3), mediator=mediator, room=None,
+            mode="online", now=NOW,
+        )  # fmt: skip
+
+    def win() -> None:
+        try:
+            with transaction.atomic():
+                take_turn(mediator.pk, START)  # the winner holds the turn while the loser reads the time as free
+                holding.set()
+                release.wait(30)
+                book(winner)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    def lose() -> None:
+        try:
+            with CaptureQueriesContext(connection) as queries, pytest.raises(ConflictError, match="just been taken"):
+                book(loser)
+            seen.extend(q["sql"] for q in queries.captured_queries)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            failures.append(exc)
+        finally:
+            done.set()
+            connection.close()
+
+    winning = threading.Thread(target=win)
+    winning.start()
+    assert holding.wait(30)
+    losing = threading.Thread(target=lose)
+    losing.start()
+    assert not done.wait(1)  # the loser waits for its turn
+    release.set()
+    winning.join(30)
+    losing.join(30)
+    assert failures == []
+    assert [sql for sql in seen if "pg_advisory_xact_lock" in sql], seen  # it did wait for its turn
+    assert not [sql for sql in seen if "FOR UPDATE" in sql or "booking_participant" in sql], seen
+    assert Meeting.objects.filter(case=winner).count() == 1 and not Meeting.objects.filter(case=loser).exists()
 
 
 @pytest.mark.django_db(transaction=True)
