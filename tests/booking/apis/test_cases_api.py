@@ -155,3 +155,31 @@ def test_token_authentication_works(world: Any) -> None:
     assert client.get(f"/api/cases/{world.case_a.pk}/").status_code == 200
     bad = APIClient().post("/api/auth/token/", {"username": "alice", "password": "wrong"}, format="json")
     assert bad.status_code == 400
+
+
+def test_a_token_is_checked_in_one_query_and_refused_when_unknown_or_its_user_inactive(world: Any) -> None:
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    from core.authentication import TokenAuthentication
+
+    alice = get_user_model().objects.get(username="alice")
+    key = Token.objects.create(user=alice).key
+    with CaptureQueriesContext(connection) as queries:
+        user, token = TokenAuthentication().authenticate_credentials(key)
+    assert (user, token.key, token.user) == (alice, key, alice) and len(queries) == 1
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert client.get(f"/api/cases/{world.case_a.pk}/").status_code == 200
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key[:-1]}x")
+    unknown = client.get(f"/api/cases/{world.case_a.pk}/")
+    assert unknown.status_code == 401 and unknown.json()["message"] == "Invalid token."
+    assert unknown["WWW-Authenticate"] == "Token"
+    alice.is_active = False
+    alice.save()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    inactive = client.get(f"/api/cases/{world.case_a.pk}/")
+    assert inactive.status_code == 401 and inactive.json()["message"] == "User inactive or deleted."
