@@ -485,12 +485,14 @@ def report(
         " is one transaction with many statements (case lock, checks, meeting, occupancies through the exclusion"
         " constraint, case history, outbox rows), so the ratio says how close the API comes to the raw write rate.",
         "How a race is run: a booking first reads, outside any transaction, whether the mediator's time is already"
-        " taken (scheduling.occupancy.mediator_time_taken); a clear loser answers 409 there, after 5 statements."
-        " The others lock the case, then take turns per mediator and day (a transaction-scoped PostgreSQL advisory"
-        " lock, scheduling.occupancy.take_turn), so the losers of a time that was still free when they read wait"
-        " without working, then find it taken with one read and answer 409; the exclusion constraint stays the last"
-        " word. A winning booking reads the case's participants once, its resources in one query, writes its"
-        " messages and attendees in one insert each, and moves the case through both states in one write.",
+        " taken (scheduling.occupancy.mediator_time_taken); a clear loser answers 409 there, after 5 statements. The"
+        " others begin a transaction by taking the mediator's turn for the day (a transaction-scoped PostgreSQL"
+        " advisory lock, scheduling.occupancy.take_turn), so the racers for a time that was still free when they read"
+        " wait there, holding nothing, for the winner's commit, then find the time taken with the same one read and"
+        " answer 409 before locking or reading their case; the exclusion constraint stays the last word. A winning"
+        " booking reads the case's participants once, its resources in one query, writes its messages and attendees"
+        " in one insert each, and moves the case through both states in one write. Connections prepare the"
+        " statements they run again and again (DATABASE_PREPARED_STATEMENTS).",
         f"Where the time goes, in CPU per attempt (mean over the rounds): gunicorn workers {cpu_ms:.1f} ms,"
         f" PostgreSQL {postgres_ms:.1f} ms, the clients {client_ms:.1f} ms; {all_ms:.1f} ms in all, so this"
         f" machine's {cores} cores allow at most {cores * 1000 / all_ms:.0f} attempts/s. A winning booking is"
