@@ -191,7 +191,8 @@ def occupy(
         )
         for c in ordered
     ]
-    # No savepoint of its own: on a conflict the caller's transaction is rolled back whole (SlotTakenError leaves it).
+    # No savepoint of its own (two statements saved): a conflict spoils the caller's whole transaction, which the
+    # SlotTakenError raised here then leaves, rolled back. No caller catches it and goes on inside that transaction.
     try:
         return Occupancy.objects.bulk_create(rows)
     except IntegrityError as exc:
