@@ -55,7 +55,7 @@ DB_NAME = "bench_race"
 PGBENCH_DB = "bench_pgbench"
 SLOTS = 50
 CLIENTS_PER_SLOT = 4
-ROUNDS = int(os.environ.get("RACE_ROUNDS", "2"))  # all clients released at once
+ROUNDS = int(os.environ.get("RACE_ROUNDS", "4"))  # all clients released at once
 PACED_ROUNDS = 2  # the same race, arriving at the target rate
 # gunicorn as deployed: its settings file (gunicorn.conf.py) gives the processes and threads.
 GUNICORN_CONF = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
