@@ -20,6 +20,7 @@ from scheduling.models import Mediator, Occupancy, Room
 from scheduling.occupancy import (
     Claim,
     SlotTakenError,
+    claims_taken,
     lock_resources,
     mediator_time_taken,
     occupy,
@@ -43,7 +44,8 @@ def meeting_claims(
     end: datetime,
     participants: list[Participant] | None = None,
 ) -> list[Claim]:
-    """What a meeting occupies: the mediator with their buffers, the room, and each required staff participant.
+    """What a meeting occupies: the mediator with their buffers (always the first claim), the room, and each required
+    staff participant.
     `participants`: the case's, when the caller has read them already."""
     if participants is None:
         participants = _participants(case)
@@ -106,7 +108,7 @@ def check_bookable(
 def case_lock(case_id: int) -> Case:
     """Lock the case's row for the rest of the transaction. Every change to a case's bookings takes this lock first
     (then the offer or meeting, then the resources in id order), so two such changes can never wait on each other in
-    a cycle."""
+    a cycle; only a booking's turn (`take_turn`, which is taken holding nothing) comes before it."""
     return Case.objects.select_for_update(of=("self",)).select_related("provider", "local_authority").get(pk=case_id)
 
 
@@ -160,6 +162,9 @@ def meeting_book(
         claims = meeting_claims(
             case=case, mediator=mediator, room=room, start=start, end=end, participants=participants
         )
+        # The mediator's time was read above; the room's and the staff's (claims after the first) before any write.
+        if release is None and claims_taken(claims[1:], now=now):
+            raise SlotTakenError("That time has just been taken.")
         late = case.mediation_due is not None and local_day(end) > case.mediation_due
         meeting = Meeting.objects.create(
             case=case,

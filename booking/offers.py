@@ -59,12 +59,13 @@ def offer_from_token(token: str) -> Offer | None:
     return offer
 
 
-def _best_choices(case: Case, now: datetime, count: int) -> list[SlotChoice]:
+def _best_choices(case: Case, now: datetime, count: int, replacing: tuple[int, ...] = ()) -> list[SlotChoice]:
     """The earliest slots that do not overlap one another (holds on shared people must not clash), on different days
-    where possible."""
+    where possible. The holds of the offers `replacing` count as free."""
     # Once the LA has recorded that 30 days cannot be met, the case stays schedulable after the due date.
     late = case.state == State.NOT_ARRANGED_30_DAYS
-    result = case_slot_search(case=case, query=SlotQuery(limit=300, allow_late=late), now=now)
+    query = SlotQuery(limit=300, allow_late=late, free_holds_of=replacing)
+    result = case_slot_search(case=case, query=query, now=now)
     picked: list[Any] = []
     for distinct_days in (True, False):
         for slot in result.slots:
@@ -79,8 +80,9 @@ def _best_choices(case: Case, now: datetime, count: int) -> list[SlotChoice]:
     return [SlotChoice(s.start, s.end, int(s.mediator_id), s.room_id, s.mode, s.late, s.reasons) for s in picked]
 
 
-def _verify_choice(case: Case, choice: SlotChoice, now: datetime) -> SlotChoice:
-    """A coordinator's choice must be a slot the search would offer now."""
+def _verify_choice(case: Case, choice: SlotChoice, now: datetime, replacing: tuple[int, ...] = ()) -> SlotChoice:
+    """A coordinator's choice must be a slot the search would offer now (the holds of the offers `replacing` count as
+    free)."""
     query = SlotQuery(
         duration=choice.end - choice.start,
         after=choice.start,
@@ -89,6 +91,7 @@ def _verify_choice(case: Case, choice: SlotChoice, now: datetime) -> SlotChoice:
         allow_late=True,
         mediator_ids=(choice.mediator_id,),
         mode=choice.mode,
+        free_holds_of=replacing,
     )
     found = case_slot_search(case=case, query=query, now=now).slots
     if not found or found[0].start != choice.start:
@@ -107,11 +110,10 @@ def _verify_choice(case: Case, choice: SlotChoice, now: datetime) -> SlotChoice:
     )
 
 
-def _release_open_offers(case: Case, *, now: datetime) -> None:
-    for offer in case.offers.filter(status=Offer.Status.OPEN):
-        held = Occupancy.objects.filter(offer_slot__offer=offer, active=True)
-        lock_resources(held.values_list("resource_id", flat=True))
-        held.update(active=False)
+def _release_open_offers(offers: list[Offer], *, now: datetime) -> None:
+    """Withdraw the offers and release their holds. The caller holds the holds' resources' locks."""
+    for offer in offers:
+        Occupancy.objects.filter(offer_slot__offer=offer, active=True).update(active=False)
         notifications.cancel_pending(offer=offer)
         offer.status, offer.decided_at = Offer.Status.WITHDRAWN, now
         offer.save(update_fields=["status", "decided_at"])
@@ -136,11 +138,14 @@ def offer_create(
         )
     if case.meetings.filter(status=Meeting.Status.CONFIRMED).exists():
         raise ConflictError("This case already has a confirmed meeting.")
-    _release_open_offers(case, now=now)
+    # The new offer replaces any open one: the search counts their holds as free, and they are released below, once
+    # every resource either offer touches is locked, in one go and in id order (two batches could deadlock a booking).
+    replacing = list(case.offers.filter(status=Offer.Status.OPEN))
+    replaced = tuple(o.pk for o in replacing)
     if choices:
-        choices = [_verify_choice(case, c, now) for c in choices]
+        choices = [_verify_choice(case, c, now, replaced) for c in choices]
     else:
-        choices = _best_choices(case, now, count)
+        choices = _best_choices(case, now, count, replaced)
     if not choices:
         raise ConflictError(
             "No time suits everyone this meeting needs. Widen the search (allow_late) or record that mediation "
@@ -168,8 +173,11 @@ def offer_create(
             case=case, mediator=mediator, room=room, mode=choice.mode, start=choice.start, end=choice.end, now=now
         )
         claims_of.append(meeting_claims(case=case, mediator=mediator, room=room, start=choice.start, end=choice.end))
-    # Every slot's resources locked at once, in id order (occupy below takes them one slot at a time).
-    lock_resources(claim.resource_id for claims in claims_of for claim in claims)
+    # Every resource of the new slots and of the replaced holds locked at once, in id order (occupy below takes the
+    # new ones again, one slot at a time, which waits for nothing).
+    held = Occupancy.objects.filter(offer_slot__offer__in=replacing, active=True).values_list("resource_id", flat=True)
+    lock_resources([claim.resource_id for claims in claims_of for claim in claims] + list(held))
+    _release_open_offers(replacing, now=now)
     for rank, (choice, claims) in enumerate(zip(choices, claims_of, strict=True), start=1):
         mediator, room = mediators[choice.mediator_id], rooms.get(choice.room_id) if choice.room_id else None
         slot = OfferSlot.objects.create(
@@ -213,7 +221,9 @@ def offer_expire(*, offer: Offer, now: datetime) -> bool:
         status=Offer.Status.EXPIRED, decided_at=now
     )
     if updated:
-        Occupancy.objects.filter(offer_slot__offer_id=offer.pk, active=True).update(active=False)
+        held = Occupancy.objects.filter(offer_slot__offer_id=offer.pk, active=True)
+        lock_resources(held.values_list("resource_id", flat=True))  # as every change to a resource's time does
+        held.update(active=False)
         _record(
             offer.case,
             CaseEvent.Kind.UPDATED,
@@ -243,14 +253,13 @@ def open_options(offer: Offer) -> list[OfferSlot]:
 
 @transaction.atomic
 def _accept(offer_id: int, slot_id: int, now: datetime) -> Meeting:
-    chosen = OfferSlot.objects.filter(pk=slot_id, offer_id=offer_id).values_list("mediator_id", "start").first()
-    if chosen is not None:
-        take_turn(*chosen)  # a booking's first lock, before the case's (see take_turn)
+    slot = OfferSlot.objects.select_related("mediator", "room").filter(pk=slot_id, offer_id=offer_id).first()
+    if slot is not None:
+        take_turn(slot.mediator_id, slot.start)  # a booking's first lock, before the case's (see take_turn)
     case_lock(Offer.objects.filter(pk=offer_id).values_list("case_id", flat=True).get())
     offer = Offer.objects.select_for_update().get(pk=offer_id)
     if offer.status != Offer.Status.OPEN:
         raise ConflictError("This booking link has already been used.", {"status": offer.status})
-    slot = offer.slots.filter(pk=slot_id).first()
     if slot is None:
         raise ApplicationError(
             "Choose one of the offered times.", {"fields": {"slot": ["Not one of the offered times."]}}

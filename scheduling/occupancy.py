@@ -110,11 +110,17 @@ def mediator_time_taken(mediator: Mediator, start: datetime, end: datetime, *, n
 
 
 def holds_release_expired(*, now: datetime, resource_ids: Sequence[int] | None = None) -> int:
-    """Expired holds stop counting. The slot engine already ignores them; this frees them for the constraint."""
+    """Expired holds stop counting. The slot engine already ignores them; this frees them for the constraint.
+
+    With `resource_ids`, under those resources' locks (as `occupy` calls it). Without, the periodic sweep: it takes no
+    resource locks, so it passes over the holds another transaction is changing at that moment (that transaction, or
+    the next sweep, releases them) rather than wait for their rows in an order of its own."""
     qs = Occupancy.objects.filter(active=True, kind=Occupancy.Kind.HOLD, expires_at__lte=now)
     if resource_ids is not None:
-        qs = qs.filter(resource_id__in=resource_ids)
-    return qs.update(active=False)
+        return qs.filter(resource_id__in=resource_ids).update(active=False)
+    with transaction.atomic():
+        ids = list(qs.select_for_update(skip_locked=True).values_list("pk", flat=True))
+        return Occupancy.objects.filter(pk__in=ids).update(active=False)
 
 
 def take_turn(mediator_id: int, start: datetime) -> None:
@@ -136,6 +142,16 @@ def take_turn(mediator_id: int, start: datetime) -> None:
             cursor.execute(
                 "SELECT pg_advisory_xact_lock(%s, %s)", [mediator_id % 2**31, int(start.timestamp()) // 86400]
             )
+
+
+def claims_taken(claims: Sequence[Claim], *, now: datetime) -> bool:
+    """A cheap read, without locks: is any claim already overlapped by a meeting or a live hold? Lets a booking whose
+    other people or room are busy answer before it writes anything; `occupy` stays the last word."""
+    live = Q(kind=Occupancy.Kind.MEETING) | Q(kind=Occupancy.Kind.HOLD, expires_at__gt=now)
+    query = Q()
+    for claim in claims:
+        query |= Q(resource_id=claim.resource_id, start__lt=claim.end, end__gt=claim.start)
+    return bool(claims) and Occupancy.objects.filter(query, live, active=True).exists()
 
 
 def _overlapping(claims: Sequence[Claim]) -> bool:

@@ -38,6 +38,7 @@ class SlotQuery:
     limit: int = 20
     allow_late: bool = False
     mediator_ids: tuple[int, ...] | None = None  # restrict to these (default: the case's mediator, or all eligible)
+    free_holds_of: tuple[int, ...] = ()  # offers whose holds count as free (a new offer replacing them)
 
 
 @dataclass
@@ -126,13 +127,16 @@ def _load_fixed(resource_ids: Iterable[int], start: datetime, end: datetime) -> 
 
 
 def _load_busy(loaded: _Loaded, resource_ids: list[int], start: datetime, end: datetime, now: datetime, *,
-               first: bool) -> None:  # fmt: skip
+               first: bool, free_holds_of: tuple[int, ...] = ()) -> None:  # fmt: skip
     """Add the busy time (live occupancies and imported calendar time) of the window's piece [start, end): the first
     piece takes everything that overlaps it; a later one what begins in it (the rest was read with an earlier one).
-    Read as tuples, not model objects: a national provider's search reads tens of thousands of these rows."""
+    Read as tuples, not model objects: a national provider's search reads tens of thousands of these rows. The holds
+    of the offers `free_holds_of` are left out."""
     live = Q(kind=Occupancy.Kind.MEETING) | Q(kind=Occupancy.Kind.HOLD, expires_at__gt=now)
     piece = Q(start__lt=end, end__gt=start) if first else Q(start__gte=start, start__lt=end)
     occupancies = Occupancy.objects.filter(piece, live, resource_id__in=resource_ids, active=True)
+    if free_holds_of:
+        occupancies = occupancies.exclude(offer_slot__offer_id__in=free_holds_of)
     blocks = BusyBlock.objects.filter(piece, resource_id__in=resource_ids)
     for qs in (occupancies, blocks):
         for resource_id, b_start, b_end in qs.values_list("resource_id", "start", "end"):
@@ -273,7 +277,7 @@ def _search(
     read_to = max(start, earliest_start - reach)
     ends = [end] if per_mediator else _piece_ends(start, max(start, earliest_start), end)
     for number, piece_end in enumerate(ends):
-        _load_busy(loaded, resource_ids, read_to, piece_end, now, first=number == 0)
+        _load_busy(loaded, resource_ids, read_to, piece_end, now, first=number == 0, free_holds_of=query.free_holds_of)
         read_to = piece_end
         closed = closed_days(start, piece_end)
         people = []
