@@ -20,7 +20,6 @@ from scheduling.models import Mediator, Occupancy, Room
 from scheduling.occupancy import (
     Claim,
     SlotTakenError,
-    claims_taken,
     lock_resources,
     mediator_time_taken,
     occupy,
@@ -162,9 +161,6 @@ def meeting_book(
         claims = meeting_claims(
             case=case, mediator=mediator, room=room, start=start, end=end, participants=participants
         )
-        # The mediator's time was read above; the room's and the staff's (claims after the first) before any write.
-        if release is None and claims_taken(claims[1:], now=now):
-            raise SlotTakenError("That time has just been taken.")
         late = case.mediation_due is not None and local_day(end) > case.mediation_due
         meeting = Meeting.objects.create(
             case=case,

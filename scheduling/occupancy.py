@@ -144,16 +144,6 @@ def take_turn(mediator_id: int, start: datetime) -> None:
             )
 
 
-def claims_taken(claims: Sequence[Claim], *, now: datetime) -> bool:
-    """A cheap read, without locks: is any claim already overlapped by a meeting or a live hold? Lets a booking whose
-    other people or room are busy answer before it writes anything; `occupy` stays the last word."""
-    live = Q(kind=Occupancy.Kind.MEETING) | Q(kind=Occupancy.Kind.HOLD, expires_at__gt=now)
-    query = Q()
-    for claim in claims:
-        query |= Q(resource_id=claim.resource_id, start__lt=claim.end, end__gt=claim.start)
-    return bool(claims) and Occupancy.objects.filter(query, live, active=True).exists()
-
-
 def _overlapping(claims: Sequence[Claim]) -> bool:
     query = Q()
     for claim in claims:
