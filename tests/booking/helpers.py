@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
+
+from django.db import connection, transaction
 
 from booking import services
 from booking.models import Case, Participant
@@ -83,3 +88,28 @@ def case(
             decision_authority=True,
         )
     return c
+
+
+@contextmanager
+def held_by_another_transaction(take: Callable[[], None]) -> Iterator[None]:
+    """Run `take` (which takes locks) in a transaction on another connection, and keep that transaction open, its
+    locks held, until the block ends."""
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                take()
+                holding.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(30), "the other transaction never took its locks"
+        yield
+    finally:
+        release.set()
+        holder.join(30)

@@ -167,40 +167,26 @@ def test_bookings_of_one_mediator_on_one_day_take_turns_and_others_do_not_wait()
 
     t = helpers.tenant(today=date(2026, 11, 27))
     first, second = helpers.mediator(t).pk, helpers.mediator(t, name="B").pk
-    holding, release = threading.Event(), threading.Event()
 
-    def hold() -> None:
-        try:
-            with transaction.atomic():
-                take_turn(first, START)
-                take_turn(first, START)  # taken again by the same transaction: no wait
-                holding.set()
-                release.wait(30)
-        finally:
-            connection.close()
+    def waits(mediator_id: int, start: datetime) -> bool:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '300ms'")
+            try:
+                with transaction.atomic():
+                    take_turn(mediator_id, start)
+            except OperationalError:
+                return True
+            return False
 
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert holding.wait(30)
+    def hold_turn() -> None:
+        take_turn(first, START)
+        take_turn(first, START)  # taken again by the same transaction: no wait
 
-        def waits(mediator_id: int, start: datetime) -> bool:
-            with transaction.atomic():
-                with connection.cursor() as cursor:
-                    cursor.execute("SET LOCAL lock_timeout = '300ms'")
-                try:
-                    with transaction.atomic():
-                        take_turn(mediator_id, start)
-                except OperationalError:
-                    return True
-                return False
-
+    with helpers.held_by_another_transaction(hold_turn):
         assert waits(first, START + timedelta(hours=4))
         assert not waits(first, START + timedelta(days=1))
         assert not waits(second, START)
-    finally:
-        release.set()
-        holder.join(30)
     assert not waits(first, START)
 
 

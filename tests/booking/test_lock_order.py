@@ -3,7 +3,6 @@ cycle; the periodic release of expired holds waits for nobody."""
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -83,28 +82,11 @@ def test_the_periodic_release_of_expired_holds_passes_over_a_hold_another_transa
     busy = holds.order_by("pk").first()
     others = holds.count() - 1
     assert others >= 1
-    holding, release = threading.Event(), threading.Event()
-
-    def hold_row() -> None:
-        try:
-            with transaction.atomic():
-                list(Occupancy.objects.select_for_update().filter(pk=busy.pk))
-                holding.set()
-                release.wait(30)
-        finally:
-            connection.close()
-
-    holder = threading.Thread(target=hold_row)
-    holder.start()
-    try:
-        assert holding.wait(30)
+    with helpers.held_by_another_transaction(lambda: list(Occupancy.objects.select_for_update().filter(pk=busy.pk))):
         with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL lock_timeout = '2s'")  # waiting would fail the test, not hang it
             assert holds_release_expired(now=NOW) == others
-    finally:
-        release.set()
-        holder.join(30)
     busy.refresh_from_db()
     assert busy.active and Occupancy.objects.filter(offer_slot__offer=offer, active=True).count() == 1
     assert holds_release_expired(now=NOW) == 1  # the next sweep releases it
