@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from booking import statutory
 from booking.models import Case, CaseEvent, Meeting, Participant
@@ -108,11 +108,22 @@ def case_lock(case_id: int) -> Case:
     """Lock the case's row for the rest of the transaction. Every change to a case's bookings takes this lock first
     (then the offer or meeting, then the resources in id order), so two such changes can never wait on each other in
     a cycle; only a booking's turn (`take_turn`, which is taken holding nothing) comes before it."""
-    return Case.objects.select_for_update(of=("self",)).select_related("provider", "local_authority").get(pk=case_id)
+    return (
+        Case.objects.select_for_update(of=("self",))
+        .select_related("provider__reminders", "local_authority")
+        .get(pk=case_id)
+    )
 
 
 def _new_uid() -> str:
     return f"mediation-{uuid.uuid4()}@{settings.SITE_URL.split('://', 1)[-1].split('/')[0].split(':')[0]}"
+
+
+def _second_confirmed_meeting(exc: IntegrityError) -> bool:
+    """Whether an insert broke one_confirmed_meeting_per_case: PostgreSQL names the constraint, SQLite its column (the
+    meeting's only other unique column is its new UID)."""
+    text = str(exc)
+    return "one_confirmed_meeting_per_case" in text or "booking_meeting.case_id" in text
 
 
 def _assert_schedulable(case: Case) -> None:
@@ -154,27 +165,32 @@ def meeting_book(
             raise SlotTakenError("That time has just been taken.")
         case = case_lock(case.pk)
         _assert_schedulable(case)
-        if case.meetings.filter(status=Meeting.Status.CONFIRMED).exists():
-            raise ConflictError("This case already has a confirmed meeting: reschedule it instead.")
         check_bookable(case=case, mediator=mediator, room=room, mode=mode, start=start, end=end, now=now)
         participants = _participants(case)
         claims = meeting_claims(
             case=case, mediator=mediator, room=room, start=start, end=end, participants=participants
         )
         late = case.mediation_due is not None and local_day(end) > case.mediation_due
-        meeting = Meeting.objects.create(
-            case=case,
-            uid=_new_uid(),
-            start=start,
-            end=end,
-            mode=mode,
-            mediator=mediator,
-            room=room,
-            late=late,
-            notice_given_on=local_day(now),
-            offer_slot=offer_slot,
-            created_by=actor if getattr(actor, "is_authenticated", False) else None,
-        )
+        # A case in a schedulable state has no confirmed meeting; the database holds it to that (the constraint
+        # one_confirmed_meeting_per_case), so it is not read again here.
+        try:
+            meeting = Meeting.objects.create(
+                case=case,
+                uid=_new_uid(),
+                start=start,
+                end=end,
+                mode=mode,
+                mediator=mediator,
+                room=room,
+                late=late,
+                notice_given_on=local_day(now),
+                offer_slot=offer_slot,
+                created_by=actor if getattr(actor, "is_authenticated", False) else None,
+            )
+        except IntegrityError as exc:
+            if not _second_confirmed_meeting(exc):
+                raise
+            raise ConflictError("This case already has a confirmed meeting: reschedule it instead.") from None
         notifications.meeting_confirmed(meeting, now=now, participants=participants, new_meeting=True)
         _calendar_changed(meeting)
         case.mediator = mediator  # written with the move below

@@ -306,6 +306,10 @@ class Meeting(models.Model):
         ordering = ["start"]
         constraints = [
             models.CheckConstraint(condition=models.Q(end__gt=models.F("start")), name="meeting_end_after_start"),
+            # A case has at most one confirmed meeting: a second booking is refused by the database itself (409).
+            models.UniqueConstraint(
+                fields=["case"], condition=models.Q(status="confirmed"), name="one_confirmed_meeting_per_case"
+            ),
         ]
 
     def __str__(self) -> str:

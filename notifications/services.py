@@ -116,8 +116,13 @@ def cancel_pending(*, meeting: Any = None, offer: Any = None, kinds: Iterable[st
 
 
 def _reminder_offsets(organisation: Any) -> list[dict[str, Any]]:
-    schedule = ReminderSchedule.objects.filter(organisation=organisation).first()
-    return schedule.offsets if schedule and schedule.offsets else DEFAULT_REMINDERS
+    """The organisation's reminder schedule, or the default. Read with the organisation when the caller selected it
+    (`select_related("provider__reminders")`, as a booking's case lock does), otherwise here."""
+    try:
+        schedule = organisation.reminders
+    except ReminderSchedule.DoesNotExist:
+        return DEFAULT_REMINDERS
+    return schedule.offsets or DEFAULT_REMINDERS
 
 
 def meeting_attendees_sync(

