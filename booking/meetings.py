@@ -120,10 +120,12 @@ def _new_uid() -> str:
 
 
 def _second_confirmed_meeting(exc: IntegrityError) -> bool:
-    """Whether an insert broke one_confirmed_meeting_per_case: PostgreSQL names the constraint, SQLite its column (the
-    meeting's only other unique column is its new UID)."""
-    text = str(exc)
-    return "one_confirmed_meeting_per_case" in text or "booking_meeting.case_id" in text
+    """Whether an insert broke one_confirmed_meeting_per_case. PostgreSQL names the constraint; SQLite names its
+    column (the meeting's only other unique column is its new UID)."""
+    diagnosis = getattr(exc.__cause__, "diag", None)
+    if diagnosis is not None:
+        return diagnosis.constraint_name == "one_confirmed_meeting_per_case"
+    return "UNIQUE constraint failed: booking_meeting.case_id" in str(exc)
 
 
 def _assert_schedulable(case: Case) -> None:
@@ -171,8 +173,9 @@ def meeting_book(
             case=case, mediator=mediator, room=room, start=start, end=end, participants=participants
         )
         late = case.mediation_due is not None and local_day(end) > case.mediation_due
-        # A case in a schedulable state has no confirmed meeting; the database holds it to that (the constraint
-        # one_confirmed_meeting_per_case), so it is not read again here.
+        # A schedulable case may still have a confirmed meeting: a late one, kept when the case was moved on to
+        # "not arranged within 30 days" (and perhaps back to scheduling). The database refuses a second
+        # (one_confirmed_meeting_per_case), so no read is spent on it first.
         try:
             meeting = Meeting.objects.create(
                 case=case,

@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from booking import services
-from booking.models import AuditEvent, Case, CaseEvent, Meeting
+from booking.models import AuditEvent, CaseEvent, Meeting
 from core.errors import ConflictError
 from notifications.models import Message
 from scheduling.models import Occupancy
@@ -128,15 +128,19 @@ def test_a_booking_whose_officer_is_busy_is_a_clean_409_that_leaves_nothing_behi
 
 
 @time_machine.travel(NOW, tick=False)
-def test_a_case_never_has_two_confirmed_meetings_even_if_its_state_says_otherwise() -> None:
-    """A booking relies on the case's state (read under its lock) to know the case has no confirmed meeting; the
-    database holds it to that. Were the state ever out of step, a second booking is a clean 409 that writes nothing."""
+@pytest.mark.parametrize("moves", [["not_arranged_30_days"], ["not_arranged_30_days", "scheduling"]])
+def test_a_case_that_keeps_its_meeting_while_schedulable_again_is_refused_a_second(moves: list[str]) -> None:
+    """A scheduled case whose meeting is late can be moved on to "not arranged within 30 days" (and back to
+    scheduling), keeping its meeting, and a booking may start from either state. A second booking is refused by the
+    database (one confirmed meeting per case) as a clean 409 that writes nothing."""
     t = helpers.tenant(today=TODAY)
     m = helpers.mediator(t)
     case = helpers.case(t, la_notified=date(2026, 11, 20))
     client = _client(t["coordinator"])
     assert client.post(f"/api/cases/{case.pk}/meetings/", _payload(m), format="json").status_code == 201
-    Case.objects.filter(pk=case.pk).update(state="scheduling")  # out of step, as no service leaves a case
+    for state in moves:
+        moved = client.post(f"/api/cases/{case.pk}/transitions/", {"to": state}, format="json")
+        assert moved.status_code == 200, moved.content
     counts = (Meeting.objects.count(), CaseEvent.objects.count(), Message.objects.count(), Occupancy.objects.count())
     again = client.post(f"/api/cases/{case.pk}/meetings/", _payload(m, day=8), format="json")
     assert again.status_code == 409, again.content
@@ -145,5 +149,5 @@ def test_a_case_never_has_two_confirmed_meetings_even_if_its_state_says_otherwis
         counts
     )
     case.refresh_from_db()
-    assert case.state == "scheduling"
+    assert case.state == moves[-1]
     assert Meeting.objects.filter(case=case, status="confirmed").count() == 1
