@@ -120,7 +120,7 @@ def test_an_api_request_whose_connection_drops_is_a_503_in_our_shape_and_the_nex
     with drop_connection_at('FROM "booking_case"') as ran:
         response = staff.get(url)
 
-    assert '"authtoken_token"."key" = ' in ran[0]  # the request was under way: the caller was already authenticated
+    assert '"authtoken_token"' in ran[0]  # the request was under way: the caller was already authenticated
     assert response.status_code == 503
     assert response.json() == UNAVAILABLE and response["Retry-After"] == "5"
     again = staff.get(url)
