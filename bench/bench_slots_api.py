@@ -296,11 +296,13 @@ def run() -> dict[str, object]:
 def _run() -> dict[str, object]:
     from django.test import Client
 
+    from core.process import tune_garbage_collection
     from scheduling.models import Mediator
 
     built_at = clock.perf_counter()
     built = build()
     build_s = clock.perf_counter() - built_at
+    tune_garbage_collection()  # as the web process does once its app is loaded (config/wsgi.py)
     case = built["case"]
     client = Client(headers={"Authorization": f"Token {built['token']}"})
     url = f"/api/cases/{case.pk}/slots/?limit=20"
@@ -351,7 +353,10 @@ def _run() -> dict[str, object]:
     notes = [
         f"PostgreSQL {server_version()}, a fresh database `{DB_NAME}` migrated with manage.py migrate; settings"
         " config.django.local with DJANGO_DEBUG=false; token authentication as the provider's coordinator; Django's"
-        " test Client in this process, so the figures hold no network time.",
+        " test Client in this process, so the figures hold no network time. The process's garbage collector is set"
+        " as a web process sets it once its app is loaded (core.process.tune_garbage_collection, from config/wsgi.py):"
+        " with Python's defaults, a collection of every object in the process landed in about one request in six"
+        " and added some 100 ms to it.",
         f"Data (seed {SEED}, the engine benchmark's generators, built in {build_s:.1f} s): {counts}. {MEDIATORS}"
         f" mediators with weekly rules and a few days off and {BUSY_PER_MEDIATOR} busy blocks each over a 6-week"
         " horizon from Monday 9 March 2026 (across the 29 March clock change and Easter); the LA officer (LA default"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -242,3 +243,18 @@ def test_a_statement_run_again_and_again_is_prepared_on_the_connection() -> None
     for pk in range(1, 8):
         Case.objects.filter(pk=pk).exists()
     assert prepared() == before + 1
+
+
+def test_a_web_process_tunes_its_garbage_collector_once_its_app_is_loaded() -> None:
+    """config/wsgi.py, which gunicorn loads in each web process: the loaded app is left out of collections, which run
+    less often than Python's defaults (core.process)."""
+    from core.process import GC_THRESHOLDS
+
+    code = (
+        "import gc, json; before = gc.get_threshold(); import config.wsgi;"
+        " print(json.dumps([before, gc.get_threshold(), gc.get_freeze_count()]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    before, after, frozen = json.loads(out.stdout)
+    assert tuple(before) == (700, 10, 10) and tuple(after) == GC_THRESHOLDS
+    assert frozen > 10_000  # the loaded app's objects
