@@ -251,7 +251,11 @@ def _mediator_and_room(case: Any, mediator_id: int | None, room_id: int | None) 
     room = None
     if room_id:
         owners = [case.provider_id, case.local_authority_id]
-        room = Room.objects.filter(pk=room_id, venue__owner_id__in=owners, venue__active=True).first()
+        room = (
+            Room.objects.select_related("venue")
+            .filter(pk=room_id, venue__owner_id__in=owners, venue__active=True)
+            .first()
+        )
         if room is None:
             raise ApplicationError("Invalid room.", {"fields": {"room": ["Not a room this case can use."]}})
     return mediator, room

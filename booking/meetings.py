@@ -86,6 +86,10 @@ def check_bookable(
         errors["mediator"] = ["This mediator's accreditation will have expired by then."]
     if mode == "in_person" and room is None:
         errors["room"] = ["An in-person meeting needs a room."]
+    elif room is not None and (
+        room.venue.owner_id not in (case.provider_id, case.local_authority_id) or not room.venue.active
+    ):
+        errors["room"] = ["Not a room this case can use."]
     if mode == "online" and room is not None:
         errors["room"] = ["An online meeting has no room."]
     if mode == "online" and not mediator.online or mode == "in_person" and not mediator.in_person:

@@ -82,7 +82,7 @@ def _best_choices(case: Case, now: datetime, count: int, replacing: tuple[int, .
 
 def _verify_choice(case: Case, choice: SlotChoice, now: datetime, replacing: tuple[int, ...] = ()) -> SlotChoice:
     """A coordinator's choice must be a slot the search would offer now (the holds of the offers `replacing` count as
-    free)."""
+    free), in the room chosen if one is: only the case's own rooms (its provider's and its LA's) are searched."""
     query = SlotQuery(
         duration=choice.end - choice.start,
         after=choice.start,
@@ -92,6 +92,7 @@ def _verify_choice(case: Case, choice: SlotChoice, now: datetime, replacing: tup
         mediator_ids=(choice.mediator_id,),
         mode=choice.mode,
         free_holds_of=replacing,
+        room_ids=(choice.room_id,) if choice.room_id else None,
     )
     found = case_slot_search(case=case, query=query, now=now).slots
     if not found or found[0].start != choice.start:
@@ -103,7 +104,7 @@ def _verify_choice(case: Case, choice: SlotChoice, now: datetime, replacing: tup
         choice.start,
         choice.end,
         choice.mediator_id,
-        choice.room_id or found[0].room_id,
+        found[0].room_id,
         found[0].mode,
         found[0].late,
         found[0].reasons,
@@ -165,7 +166,7 @@ def offer_create(
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
     mediators = Mediator.objects.in_bulk([c.mediator_id for c in choices])
-    rooms = Room.objects.in_bulk([c.room_id for c in choices if c.room_id])
+    rooms = Room.objects.select_related("venue").in_bulk([c.room_id for c in choices if c.room_id])
     claims_of = []
     for choice in choices:
         mediator, room = mediators[choice.mediator_id], rooms.get(choice.room_id) if choice.room_id else None
@@ -253,7 +254,7 @@ def open_options(offer: Offer) -> list[OfferSlot]:
 
 @transaction.atomic
 def _accept(offer_id: int, slot_id: int, now: datetime) -> Meeting:
-    slot = OfferSlot.objects.select_related("mediator", "room").filter(pk=slot_id, offer_id=offer_id).first()
+    slot = OfferSlot.objects.select_related("mediator", "room__venue").filter(pk=slot_id, offer_id=offer_id).first()
     if slot is not None:
         take_turn(slot.mediator_id, slot.start)  # a booking's first lock, before the case's (see take_turn)
     case_lock(Offer.objects.filter(pk=offer_id).values_list("case_id", flat=True).get())

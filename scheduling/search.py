@@ -39,6 +39,7 @@ class SlotQuery:
     allow_late: bool = False
     mediator_ids: tuple[int, ...] | None = None  # restrict to these (default: the case's mediator, or all eligible)
     free_holds_of: tuple[int, ...] = ()  # offers whose holds count as free (a new offer replacing them)
+    room_ids: tuple[int, ...] | None = None  # restrict to these of the case's rooms (default: all of them)
 
 
 @dataclass
@@ -244,6 +245,7 @@ def _search(
         Room.objects.filter(
             venue__active=True, venue__online_only=False,
             venue__owner_id__in=[case.provider_id, case.local_authority_id],
+            **({"pk__in": query.room_ids} if query.room_ids is not None else {}),
         ).select_related("venue", "venue__owner")
     )  # fmt: skip
     staff_users = [p.user_id for p in participants if p.role in STAFF_ROLES and p.user_id]

@@ -164,6 +164,31 @@ def test_a_coordinator_can_offer_chosen_slots_but_not_busy_ones() -> None:
 
 
 @time_machine.travel(NOW, tick=False)
+def test_another_tenants_room_cannot_be_offered_or_booked_and_nothing_is_held() -> None:
+    t = helpers.tenant(today=date(2026, 11, 27))
+    m = helpers.mediator(t)
+    case = helpers.case(t, la_notified=date(2026, 11, 20))
+    stranger = helpers.tenant(today=date(2026, 11, 27))  # another provider, with its own venue and room
+    choice = {
+        "start": "2026-12-07T13:00Z",
+        "end": "2026-12-07T16:00Z",
+        "mediator": m.pk,
+        "mode": "in_person",
+        "room": stranger["room"].pk,
+    }
+    client = _staff(t["coordinator"])
+    offered = client.post(f"/api/cases/{case.pk}/offers/", {"slots": [choice]}, format="json")
+    assert offered.status_code == 409, offered.content
+    assert "Hall" not in offered.content.decode() and "1 Street" not in offered.content.decode()
+    booked = client.post(f"/api/cases/{case.pk}/meetings/", choice, format="json")
+    assert booked.status_code == 400 and booked.json()["extra"]["fields"]["room"] == ["Not a room this case can use."]
+    assert not Occupancy.objects.exists() and not Offer.objects.exists() and not Meeting.objects.exists()
+    # the case's own room, chosen, is the one offered
+    own = _offer(t, case, {"slots": [{**choice, "room": t["room"].pk}]})
+    assert Offer.objects.get().slots.get().room_id == t["room"].pk and own["options"][0]["venue"]["name"] == "Hall"
+
+
+@time_machine.travel(NOW, tick=False)
 def test_booking_inside_the_notice_period_is_refused_without_consent() -> None:
     t = helpers.tenant(today=date(2026, 11, 27))
     m = helpers.mediator(t)

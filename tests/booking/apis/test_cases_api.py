@@ -72,6 +72,25 @@ def test_the_provider_must_serve_the_local_authority(world: Any, api: Any) -> No
 
 
 @time_machine.travel(NOW, tick=False)
+def test_only_an_icb_the_local_authority_works_with_can_be_given_the_case(world: Any, api: Any) -> None:
+    from core.models import Organisation
+
+    stranger = Organisation.objects.create(kind="icb", name="Another ICB", code="icb-other")
+    health = {"route": "joint_health", "health_involved": True}
+    client = api(world.coordinator_a)
+    refused = client.post("/api/cases/", _new_case(world, icbs=[stranger.pk], **health), format="json")
+    assert refused.status_code == 400
+    assert refused.json()["extra"]["fields"]["icbs"] == [
+        "Each of these must be an integrated care board the local authority works with."
+    ]
+    assert not Case.objects.filter(icbs=stranger).exists()
+    moved = client.patch(f"/api/cases/{world.case_a.pk}/", {"icbs": [stranger.pk]}, format="json")
+    assert moved.status_code == 400 and not Case.objects.filter(icbs=stranger).exists()
+    created = client.post("/api/cases/", _new_case(world, icbs=[world.icb_a.pk], **health), format="json")
+    assert created.status_code == 201, created.content
+
+
+@time_machine.travel(NOW, tick=False)
 def test_changing_a_clock_date_recomputes_the_deadlines_and_is_recorded(world: Any, api: Any) -> None:
     response = api(world.coordinator_a).patch(
         f"/api/cases/{world.case_a.pk}/", {"la_notified": "2026-11-18"}, format="json"
