@@ -82,7 +82,9 @@ def _check_organisations(
         errors.setdefault("icbs", []).append("Each of these must be an integrated care board.")
     elif icbs and not {icb.pk for icb in icbs} <= set(local_authority.partner_icbs.values_list("pk", flat=True)):
         # The case goes to the health reps of every ICB named here: only the LA's partners may be.
-        errors.setdefault("icbs", []).append("Each of these must be an integrated care board the local authority works with.")
+        errors.setdefault("icbs", []).append(
+            "Each of these must be an integrated care board the local authority works with."
+        )
     if errors:
         raise ValidationError(errors)
 
