@@ -27,13 +27,20 @@ MET = (Outcome.Result.FULL, Outcome.Result.PARTIAL, Outcome.Result.NONE)
 
 
 def outcome_can_record(*, user: Any, case: Case) -> bool:
-    """The case's mediator, or a coordinator of the case's provider or LA."""
+    """The case's mediator, or a coordinator of the case's provider: the independent side, who also issue its
+    certificate. Never the LA, a party to the disagreement, which cannot act as mediator or adviser (s.56)."""
     if user.is_superuser:
         return True
     if case.mediator is not None and case.mediator.user_id == user.pk:
         return True
-    coordinating = organisation_ids_for(user, Membership.Role.COORDINATOR)
-    return case.provider_id in coordinating or case.local_authority_id in coordinating
+    return case.provider_id in organisation_ids_for(user, Membership.Role.COORDINATOR)
+
+
+def action_can_update(*, user: Any, case: Case) -> bool:
+    """Whoever records the outcome, and the LA's coordinators, who carry the agreed actions out."""
+    return outcome_can_record(user=user, case=case) or case.local_authority_id in organisation_ids_for(
+        user, Membership.Role.COORDINATOR
+    )
 
 
 def can_read_private_notes(*, user: Any, case: Case) -> bool:

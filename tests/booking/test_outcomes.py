@@ -90,6 +90,28 @@ def test_recording_a_full_agreement_concludes_the_case_and_dates_each_action_by_
 
 
 @time_machine.travel(NOW, tick=False)
+def test_the_la_cannot_act_as_mediator_or_adviser_but_can_mark_its_actions_done() -> None:
+    """s.56: the LA is a party. Its coordinators may not record the outcome or issue the certificate."""
+    t = helpers.tenant(today=TODAY)
+    case = held_case(t, held_on=date(2026, 11, 26), la_notified=date(2026, 11, 2))
+    url = f"/api/cases/{case.pk}/outcome/"
+    refused = client(t["officer"]).post(url, {"result": "none", "private_notes": "LA note"}, format="json")
+    assert refused.status_code == 403
+    assert not Outcome.objects.exists()
+    assert client(t["officer"]).post(f"/api/cases/{case.pk}/certificate/").status_code == 403
+    recorded = client(t["coordinator"]).post(url, {"result": "full", "actions": ACTIONS[:1]}, format="json")
+    assert recorded.status_code == 201, recorded.content
+    action = recorded.json()["outcome"]["actions"][0]
+    more = client(t["officer"]).post(f"/api/cases/{case.pk}/actions/", ACTIONS[1], format="json")
+    assert more.status_code == 403
+    done = client(t["officer"]).patch(f"/api/actions/{action['id']}/", {"done": True}, format="json")
+    assert done.status_code == 200, done.content
+    assert done.json()["done_on"] == "2026-11-27"
+    assert client(t["officer"]).post(f"/api/cases/{case.pk}/certificate/").status_code == 403
+    assert not case.certificates.exists()
+
+
+@time_machine.travel(NOW, tick=False)
 def test_private_notes_are_for_the_mediator_and_the_providers_coordinators_only() -> None:
     t = helpers.tenant(today=TODAY)
     case = held_case(t, held_on=date(2026, 11, 26), la_notified=date(2026, 11, 2))
