@@ -72,9 +72,18 @@ def _participants(case: Case) -> list[Participant]:
 
 
 def check_bookable(
-    *, case: Case, mediator: Mediator, room: Room | None, mode: str, start: datetime, end: datetime, now: datetime
+    *,
+    case: Case,
+    mediator: Mediator,
+    room: Room | None,
+    mode: str,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    notice_from: date | None = None,
 ) -> None:
-    """The rules a meeting must meet whoever books it. Raises ApplicationError (400) or ConflictError (409)."""
+    """The rules a meeting must meet whoever books it. Raises ApplicationError (400) or ConflictError (409).
+    `notice_from`: the day the family was given notice of this date and place (default today)."""
     errors: dict[str, list[str]] = {}
     if end <= start:
         errors["end"] = ["The meeting must end after it starts."]
@@ -98,8 +107,9 @@ def check_bookable(
         raise ApplicationError("The meeting details are not valid.", {"fields": errors})
     if start <= now:
         raise ConflictError("That time has already passed.")
-    today = local_day(now)
-    earliest = statutory.earliest_meeting_date(today, short_notice_consent=case.short_notice_consent)
+    earliest = statutory.earliest_meeting_date(
+        notice_from or local_day(now), short_notice_consent=case.short_notice_consent
+    )
     if local_day(start) < earliest:
         raise ConflictError(
             f"The family must have at least 5 working days' notice: the earliest day is {earliest:%A %-d %B %Y}, "
@@ -151,16 +161,20 @@ def meeting_book(
     now: datetime,
     offer_slot: Any = None,
     release: Any = None,
+    notice_from: date | None = None,
 ) -> Meeting:
     """Book the meeting: every resource it needs is taken, or none (SlotTakenError, 409), and the case moves to
-    scheduled. `release`: the occupancies this booking replaces (an accepted offer's holds).
+    scheduled. `release`: the occupancies this booking replaces (an accepted offer's holds). `notice_from`: the day
+    the family was told of this date and place, if before today (an offer names each time and place it holds).
 
     A booking that has clearly lost (the mediator's time already taken) is refused on the case as the caller read it,
     before a transaction starts: in a race for one time, most requests end there. Everything is checked again under
     the locks."""
     if release is None:
         _assert_schedulable(case)
-        check_bookable(case=case, mediator=mediator, room=room, mode=mode, start=start, end=end, now=now)
+        check_bookable(
+            case=case, mediator=mediator, room=room, mode=mode, start=start, end=end, now=now, notice_from=notice_from
+        )
         if mediator_time_taken(mediator, start, end, now=now):
             raise SlotTakenError("That time has already been taken.")
     with transaction.atomic():
@@ -171,7 +185,9 @@ def meeting_book(
             raise SlotTakenError("That time has just been taken.")
         case = case_lock(case.pk)
         _assert_schedulable(case)
-        check_bookable(case=case, mediator=mediator, room=room, mode=mode, start=start, end=end, now=now)
+        check_bookable(
+            case=case, mediator=mediator, room=room, mode=mode, start=start, end=end, now=now, notice_from=notice_from
+        )
         participants = _participants(case)
         claims = meeting_claims(
             case=case, mediator=mediator, room=room, start=start, end=end, participants=participants
@@ -190,7 +206,7 @@ def meeting_book(
                 mediator=mediator,
                 room=room,
                 late=late,
-                notice_given_on=local_day(now),
+                notice_given_on=notice_from or local_day(now),
                 offer_slot=offer_slot,
                 created_by=actor if getattr(actor, "is_authenticated", False) else None,
             )

@@ -276,6 +276,9 @@ def _accept(offer_id: int, slot_id: int, now: datetime) -> Meeting:
         now=now,
         offer_slot=slot,
         release=Occupancy.objects.filter(offer_slot__offer=offer, active=True),
+        # The offer told the family of this date and place: the notice runs from the day it was made, so every time
+        # it holds can be chosen until it expires (the best times are the first the notice allows).
+        notice_from=local_day(offer.created_at),
     )
     offer.status, offer.decided_at = Offer.Status.ACCEPTED, now
     offer.save(update_fields=["status", "decided_at"])

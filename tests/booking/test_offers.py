@@ -77,6 +77,33 @@ def test_the_family_picks_a_slot_and_the_other_holds_are_released() -> None:
     assert again.status_code == 409
 
 
+def test_every_offered_time_can_be_chosen_until_the_offer_expires() -> None:
+    """The notice of each time runs from the day of the offer, which named it: the earliest times sit on the 5th
+    working day after the offer, and the family may choose on the offer's last day."""
+    with time_machine.travel(NOW, tick=False):  # Friday 27 November
+        t = helpers.tenant(today=date(2026, 11, 27))
+        helpers.mediator(t)
+        case = helpers.case(t, la_notified=date(2026, 11, 20))
+        body = _offer(t, case)
+        first = body["options"][0]
+        assert first["start"].startswith("2026-12-04")  # the 5th working day after the offer
+        offer = Offer.objects.get()
+    last_day = offer.expires_at.replace(hour=9)  # Wednesday 2 December, before the offer expires at 10:00
+    with time_machine.travel(last_day, tick=False):
+        accepted = APIClient().post(f"/api/offers/{body['token']}/accept/", {"slot": first["slot"]}, format="json")
+    assert accepted.status_code == 200, accepted.content
+    assert Meeting.objects.get().notice_given_on == date(2026, 11, 27)
+    # A booking made today, for the same kind of time, still needs 5 working days from today.
+    with time_machine.travel(last_day, tick=False):
+        other = helpers.case(t, la_notified=date(2026, 11, 20), officer=False)
+        mediator = offer.slots.first().mediator_id
+        direct = {"start": "2026-12-07T10:00Z", "end": "2026-12-07T13:00Z", "mediator": mediator}
+        refused = _staff(t["coordinator"]).post(
+            f"/api/cases/{other.pk}/meetings/", {**direct, "mode": "online"}, format="json"
+        )
+    assert refused.status_code == 409 and "5 working days" in refused.json()["message"]
+
+
 @time_machine.travel(NOW, tick=False)
 def test_a_tampered_or_foreign_link_is_refused() -> None:
     t = helpers.tenant(today=date(2026, 11, 27))

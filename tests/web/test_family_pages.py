@@ -130,15 +130,18 @@ def test_a_withdrawn_link_is_409(offered: Any) -> None:
 
 
 @time_machine.travel(NOW, tick=False)
-def test_a_used_link_shows_the_meeting_and_refuses_a_second_pick(offered: Any) -> None:
+def test_a_second_press_or_a_pick_after_back_lands_on_the_booked_meeting(offered: Any) -> None:
     _, _, offer, token = offered
-    slot = offer.slots.first()
-    assert Client().post(_url(token), {"slot": slot.pk}).status_code == 302
+    first, other = offer.slots.order_by("start")[:2]
+    assert Client().post(_url(token), {"slot": first.pk}).status_code == 302
     shown = Client().get(_url(token))
     assert shown.status_code == 200 and "Your mediation meeting" in shown.content.decode()
-    again = Client().post(_url(token), {"slot": slot.pk})
-    assert again.status_code == 409
-    assert "already been used" in again.content.decode()
+    for slot in (first, other):  # pressed again, or Back and another time chosen
+        again = Client().post(_url(token), {"slot": slot.pk})
+        assert again.status_code == 302 and again["Location"].endswith("?done=booked")
+    booked = Client().get(again["Location"])
+    assert "Your meeting is booked" in booked.content.decode()
+    assert Meeting.objects.get().start == first.start
 
 
 @time_machine.travel(NOW, tick=False)

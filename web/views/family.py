@@ -46,8 +46,8 @@ def booking(request: HttpRequest, token: str) -> HttpResponse:
     if offer is None:
         return _problem(request, "unknown", None)
     if offer.status == Offer.Status.ACCEPTED:
-        if request.method == "POST":
-            return _problem(request, "used", offer)
+        if request.method == "POST":  # a second press, or Back and confirm again: only the link's holder can post
+            return redirect(f"{request.path}?done=booked")
         return _meeting_page(request, token, offer)
     if offer.status == Offer.Status.WITHDRAWN:
         return _problem(request, "withdrawn", offer)
@@ -82,14 +82,22 @@ def _choose(request: HttpRequest, token: str, offer: Offer, now: datetime) -> Ht
                 return _problem(request, "expired", offer)
             except ConflictError as exc:
                 offer.refresh_from_db()
+                if offer.status == Offer.Status.ACCEPTED:  # the same family, pressing twice
+                    return redirect(f"{request.path}?done=booked")
                 if offer.status != Offer.Status.OPEN:
                     return _problem(request, "used", offer)
                 options = offers.open_options(offer)
                 if not options:
                     return _problem(request, "taken", offer)
+                still_held = any(s.pk == data["slot"] for s in options)
                 form = FamilyChoiceForm(request.POST, options=options, tz=tz)
                 form.is_valid()
-                form.add_error(None, "Sorry, that time has just been taken. Choose another time")
+                form.add_error(
+                    None,
+                    "Sorry, this time can no longer be booked. Choose another time, or contact us"
+                    if still_held
+                    else "Sorry, that time has just been taken. Choose another time",
+                )
                 status = exc.status_code
             except ApplicationError as exc:
                 form.add_error("slot", exc.message)
