@@ -26,4 +26,5 @@ def attendee_from_token(token: str) -> MeetingAttendee | None:
         raw = signing.Signer(salt=SALT).unsign(token)
     except signing.BadSignature:
         return None
-    return MeetingAttendee.objects.select_related("meeting", "meeting__case").filter(token=raw).first()
+    # Someone taken off the meeting (removed from the case) loses the link with it: it showed the time and place.
+    return MeetingAttendee.objects.select_related("meeting", "meeting__case").filter(token=raw, active=True).first()

@@ -5,6 +5,7 @@ A GET only shows the question (mail scanners open links); the answer is a POST.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -24,6 +25,7 @@ def respond(request: HttpRequest, token: str, answer: str | None = None) -> Http
         return render(request, "booking/respond.html", {"missing": True}, status=404)
     meeting = attendee.meeting
     context = {
+        "tz": settings.DISPLAY_TIME_ZONE,
         "attendee": attendee,
         "meeting": meeting,
         "place": place_of(meeting),
@@ -33,6 +35,9 @@ def respond(request: HttpRequest, token: str, answer: str | None = None) -> Http
     }
     if request.method == "POST":
         chosen = request.POST.get("answer", "")
+        if meeting.status != meeting.Status.CONFIRMED or meeting.end <= timezone.now():
+            context["error"] = "This meeting is no longer open for answers."
+            return render(request, "booking/respond.html", context, status=409)
         if chosen not in ANSWERS:
             context["error"] = "Choose one of the answers."
             return render(request, "booking/respond.html", context, status=400)
@@ -48,7 +53,7 @@ def respond_short(request: HttpRequest, token: str) -> HttpResponse:
     from booking.links import answer_token
     from booking.models import MeetingAttendee
 
-    attendee = MeetingAttendee.objects.filter(token=token).first()
+    attendee = MeetingAttendee.objects.filter(token=token, active=True).first()
     if attendee is None:
         return render(request, "booking/respond.html", {"missing": True}, status=404)
     return redirect("respond", token=answer_token(attendee))

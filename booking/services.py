@@ -12,13 +12,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from booking import statutory
-from booking.models import Case, CaseEvent, Participant
+from booking.models import Case, CaseEvent, Meeting, Participant
 from booking.selectors import case_can_edit
 from booking.states import CERTIFICATE_TRIGGERS, STATE_LABELS, State, refusal
 from core.errors import ConflictError
 from core.models import Membership, Organisation
 from core.services import actor_label, model_update
 from core.tenancy import organisation_ids_for
+from notifications import services as notifications
 
 CASE_FIELDS = [
     "route", "decision", "issues", "health_provision_sought", "placement_only", "health_involved",
@@ -331,7 +332,15 @@ def participant_create(*, case: Case, actor: Any, **data: Any) -> Participant:
     participant.full_clean()
     participant.save()
     _record(case, CaseEvent.Kind.UPDATED, actor=actor, details={"participant_added": participant.pk})
+    _attendees_changed(case)
     return participant
+
+
+def _attendees_changed(case: Case) -> None:
+    """Whoever joins or leaves a case with a confirmed meeting is invited to it, or uninvited, at once."""
+    meeting = case.meetings.filter(status=Meeting.Status.CONFIRMED).first()
+    if meeting is not None:
+        notifications.meeting_attendees_changed(meeting, now=timezone.now())
 
 
 @transaction.atomic
@@ -354,12 +363,26 @@ def participant_delete(*, participant: Participant, actor: Any) -> None:
     case, pk = participant.case, participant.pk
     participant.delete()
     _record(case, CaseEvent.Kind.UPDATED, actor=actor, details={"participant_removed": pk})
+    _attendees_changed(case)
 
 
 @transaction.atomic
 def case_assign_mediator(*, case: Case, mediator: Any, actor: Any, reason: str = "") -> Case:
     case = Case.objects.select_for_update().get(pk=case.pk)
     previous = case.mediator_id
+    if previous != mediator.pk:
+        # The meeting, its invitations and reminders, and an open offer's holds belong to one mediator: moving the
+        # case alone would leave them with the old one (who would go on being sent the family's details).
+        if case.meetings.filter(status=Meeting.Status.CONFIRMED).exists():
+            raise ConflictError(
+                "This case has a confirmed meeting with its mediator. Cancel the meeting first, then assign the new "
+                "mediator and offer new times."
+            )
+        if case.offers.filter(status="open").exclude(slots__mediator=mediator).exists():
+            raise ConflictError(
+                "This case has an open offer of times with another mediator. Make a new offer with the new mediator "
+                "instead (it replaces the open one)."
+            )
     case.mediator = mediator
     case.save(update_fields=["mediator", "updated_at"])
     _record(

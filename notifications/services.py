@@ -104,10 +104,14 @@ def _family(case: Any) -> Iterable[Any]:
     return [p for p in case.participants.all() if p.role in FAMILY_ROLES]
 
 
-def cancel_pending(*, meeting: Any = None, offer: Any = None, kinds: Iterable[str] | None = None) -> int:
+def cancel_pending(
+    *, meeting: Any = None, offer: Any = None, attendee: Any = None, kinds: Iterable[str] | None = None
+) -> int:
     qs = Message.objects.filter(status=Message.Status.PENDING)
     if meeting is not None:
         qs = qs.filter(meeting=meeting)
+    if attendee is not None:
+        qs = qs.filter(attendee=attendee)
     if offer is not None:
         qs = qs.filter(offer=offer)
     if kinds is not None:
@@ -137,7 +141,12 @@ def meeting_attendees_sync(
     roles = {"mediator": "CHAIR", "supporter": "OPT-PARTICIPANT", "observer": "OPT-PARTICIPANT"}
     if participants is None:
         participants = list(meeting.case.participants.all())
-    existing = {} if new_meeting else {a.participant_id: a for a in meeting.attendees.all() if a.participant_id}
+    existing, gone = {}, []  # gone: attendees whose participant was deleted
+    for attendee in [] if new_meeting else meeting.attendees.all():
+        if attendee.participant_id:
+            existing[attendee.participant_id] = attendee
+        elif attendee.active:
+            gone.append(attendee)
     current, new = [], []
     for p in participants:
         attendee = existing.pop(p.pk, None)
@@ -156,7 +165,7 @@ def meeting_attendees_sync(
             attendee.save(update_fields=["active", "email", "name"])
         current.append(attendee)
     MeetingAttendee.objects.bulk_create(new)
-    removed = [a for a in existing.values() if a.active]
+    removed = [a for a in existing.values() if a.active] + gone
     for attendee in removed:
         attendee.active = False
         attendee.save(update_fields=["active"])
@@ -262,6 +271,21 @@ def meeting_changed(meeting: Any, *, now: datetime) -> None:
         _announce(meeting, attendees, Message.Kind.UPDATE, "REQUEST", now),
         [_meeting_message(meeting, a, Message.Kind.CANCELLATION, "email", now=now, method="CANCEL") for a in removed],
         _reminders(meeting, attendees, now),
+    )
+
+
+def meeting_attendees_changed(meeting: Any, *, now: datetime) -> None:
+    """The case's people changed under a confirmed meeting: each new attendee gets the invitation and reminders;
+    each one no longer invited gets a CANCEL, and their pending messages go."""
+    before = {a.pk for a in meeting.attendees.all() if a.active}
+    attendees, removed = meeting_attendees_sync(meeting)
+    added = [a for a in attendees if a.pk not in before]
+    for attendee in removed:
+        cancel_pending(attendee=attendee)
+    _queue(
+        _announce(meeting, added, Message.Kind.INVITATION, "REQUEST", now),
+        [_meeting_message(meeting, a, Message.Kind.CANCELLATION, "email", now=now, method="CANCEL") for a in removed],
+        _reminders(meeting, added, now),
     )
 
 

@@ -12,6 +12,7 @@ from booking import offers
 from booking.meetings import meeting_cancel
 from booking.models import Case, CaseEvent, Meeting, Offer, Participant
 from booking.services import _record, participant_create, participant_update
+from notifications import services as notifications
 from web.selectors import family_members, optional_model
 
 FAMILY_ACTOR = None  # families act without an account; the history shows them as "system" with details saying who
@@ -91,14 +92,29 @@ def family_request_new_time(*, meeting: Meeting, reason: str, now: datetime) -> 
     if attendee_model is not None:
         family_ids = [p.pk for p in family_members(meeting.case)]
         attendee_model.objects.filter(meeting=meeting, participant_id__in=family_ids).update(wants_another_time=True)
-    return _record(
+    event = _record(
         meeting.case,
         CaseEvent.Kind.UPDATED,
         actor=FAMILY_ACTOR,
         reason="the family cannot make this time and asks for new times" + (f": {reason}" if reason else ""),
         details={"by": "family", "meeting": meeting.pk, "request": "new_time", "coordinator_alert": True},
     )
+    notifications.coordinator_alert(
+        meeting.case,
+        problem="The family cannot make the booked time and asks for new times. Offer them new times.",
+        key=f"family-new-time:{meeting.pk}:{meeting.sequence}",
+        now=now,
+    )
+    return event
 
 
+@transaction.atomic
 def family_cancel(*, meeting: Meeting, reason: str, now: datetime) -> Meeting:
-    return meeting_cancel(meeting=meeting, actor=FAMILY_ACTOR, cancelled_by="family", reason=reason, now=now)
+    meeting = meeting_cancel(meeting=meeting, actor=FAMILY_ACTOR, cancelled_by="family", reason=reason, now=now)
+    notifications.coordinator_alert(
+        meeting.case,
+        problem="The family cancelled the meeting. Contact them and offer new times.",
+        key=f"family-cancelled:{meeting.pk}",
+        now=now,
+    )
+    return meeting

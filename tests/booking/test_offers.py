@@ -295,3 +295,24 @@ def test_matching_ranks_the_eligible_and_says_why_the_others_are_excluded() -> N
     assert assigned.status_code == 200
     assert CaseEvent.objects.filter(case=case, kind="mediator_assigned", details__to=good.pk).exists()
     assert no_health.pk
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_mediator_is_not_changed_under_a_meeting_or_an_open_offer_with_another() -> None:
+    t = helpers.tenant(today=date(2026, 11, 27))
+    first, second = helpers.mediator(t, "Mia"), helpers.mediator(t, "Noor")
+    case = helpers.case(t, la_notified=date(2026, 11, 20))
+    client = _staff(t["coordinator"])
+    assign = f"/api/cases/{case.pk}/mediator/"
+    _offer(t, case, {"slots": [{"start": "2026-12-07T10:00Z", "end": "2026-12-07T13:00Z", "mediator": first.pk,
+                                "mode": "online"}]})  # fmt: skip
+    refused = client.post(assign, {"mediator": second.pk}, format="json")
+    assert refused.status_code == 409 and "open offer" in refused.json()["message"]
+    assert client.post(assign, {"mediator": first.pk}, format="json").status_code == 200
+    payload = {"start": "2026-12-08T10:00Z", "end": "2026-12-08T13:00Z", "mediator": first.pk, "mode": "online"}
+    assert client.post(f"/api/cases/{case.pk}/meetings/", payload, format="json").status_code == 201
+    refused = client.post(assign, {"mediator": second.pk}, format="json")
+    assert refused.status_code == 409 and "confirmed meeting" in refused.json()["message"]
+    case.refresh_from_db()
+    assert case.mediator_id == first.pk
+    assert not CaseEvent.objects.filter(case=case, kind="mediator_assigned", details__to=second.pk).exists()

@@ -142,6 +142,41 @@ def test_answer_links_show_a_page_on_get_and_answer_on_post(meeting: Any, client
     assert short.status_code == 302 and short["Location"] == f"/respond/{answer_token(attendee)}/"
 
 
+def test_people_joining_or_leaving_the_case_are_invited_or_uninvited_at_once(meeting: Any, client: Any) -> None:
+    from booking.services import participant_create, participant_delete
+
+    jo = participant_create(
+        case=meeting.case, actor=None, role="supporter", name="Jo Friend", email="jo@example.org", required=False
+    )
+    to_jo = Message.objects.filter(to="jo@example.org")
+    assert set(to_jo.values_list("kind", "calendar_method")) >= {("invitation", "REQUEST"), ("reminder", "")}
+    assert MeetingAttendee.objects.get(meeting=meeting, participant=jo).active
+    pat = MeetingAttendee.objects.get(meeting=meeting, email="pat@advocacy.example.org")
+    link = f"/respond/{answer_token(pat)}/"
+    assert client.get(link).status_code == 200
+    participant_delete(participant=Participant.objects.get(pk=pat.participant_id), actor=None)
+    pat.refresh_from_db()
+    assert not pat.active
+    to_pat = Message.objects.filter(to="pat@advocacy.example.org")
+    assert to_pat.filter(kind="cancellation", calendar_method="CANCEL", status="pending").count() == 1
+    assert not to_pat.filter(kind="reminder", status="pending").exists()
+    assert client.get(link).status_code == 404  # the link showed the time and place: it goes with them
+    assert client.post(link, {"answer": "decline"}).status_code == 404
+    assert client.get(f"/m/{pat.token}/").status_code == 404
+
+
+def test_the_answer_page_shows_uk_time(meeting: Any, client: Any) -> None:
+    from booking.meetings import meeting_reschedule
+
+    summer = datetime(2027, 6, 15, 9, tzinfo=UTC)  # 10:00 British Summer Time
+    meeting_reschedule(
+        meeting=meeting, actor=None, start=summer, end=summer + timedelta(hours=3), room=None, mode="online", now=NOW
+    )
+    attendee = MeetingAttendee.objects.get(meeting=meeting, email="sam.parent.family@gmail.com")
+    page = client.get(f"/respond/{answer_token(attendee)}/").content.decode()
+    assert "Tuesday 15 June 2027" in page and "10:00 to 13:00" in page
+
+
 def test_the_ics_download_and_the_mediator_feed(meeting: Any) -> None:
     coordinator = meeting.case.created_by
     staff = APIClient()

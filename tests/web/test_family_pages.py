@@ -11,6 +11,7 @@ from django.test import Client
 
 from booking.models import CaseEvent, Meeting, Offer, Participant
 from booking.offers import offer_create
+from notifications.models import Message
 from tests.web.conftest import NOW, TODAY
 from tests.web.factories import offered_case
 
@@ -65,6 +66,7 @@ def test_the_family_confirms_a_time_and_says_what_they_need(offered: Any) -> Non
     assert parent.meeting_preference == "online"
     supporter = case.participants.get(role="supporter")
     assert (supporter.name, supporter.relationship, supporter.required) == ("Pat Friend", "aunt", False)
+    assert meeting.attendees.get(participant=supporter).active  # the supporter is invited with everyone else
     page = Client().get(response["Location"])
     assert page.status_code == 200
     assert "Your meeting is booked" in page.content.decode()
@@ -167,6 +169,8 @@ def test_i_cannot_make_this_time_alerts_the_coordinator_and_keeps_the_meeting(of
     assert response.status_code == 302 and response["Location"].endswith("?done=new-time")
     event = CaseEvent.objects.get(case=case, details__request="new_time")
     assert event.details["coordinator_alert"] is True and "School play" in event.reason
+    alert = Message.objects.get(kind="coordinator_alert", case=case)
+    assert alert.to == "bookings@provider.example.org" and "School play" not in str(alert.context)
     assert Meeting.objects.get(case=case).status == "confirmed"
     assert "We have told your case coordinator" in Client().get(response["Location"]).content.decode()
 
@@ -182,6 +186,8 @@ def test_the_family_cancels_with_a_reason(offered: Any) -> None:
     assert response.status_code == 302
     meeting = Meeting.objects.get(case=case)
     assert (meeting.status, meeting.cancelled_by) == ("cancelled", "family")
+    alert = Message.objects.get(kind="coordinator_alert", case=case)
+    assert "cancelled" in alert.context["problem"] and "council" not in str(alert.context)
     case.refresh_from_db()
     assert case.state == "scheduling"
     assert "Your meeting is cancelled" in Client().get(response["Location"]).content.decode()

@@ -113,7 +113,10 @@ def assign(request: HttpRequest, case_id: int) -> HttpResponse:
     match = found.get(form.cleaned_data["mediator"])
     if match is None or not match.eligible:
         return _case_page(request, case, status=409, service_error="This mediator cannot take this case")
-    services.case_assign_mediator(case=case, mediator=match.mediator, actor=request.user)
+    try:
+        services.case_assign_mediator(case=case, mediator=match.mediator, actor=request.user)
+    except ApplicationError as exc:
+        return _case_page(request, case, status=exc.status_code, service_error=exc.message)
     messages.success(request, f"{match.mediator.name} is now the mediator for this case")
     return redirect("web:case", case_id=case.pk)
 
