@@ -267,11 +267,16 @@ def parse_reply(data: bytes | str, *, method_hint: str | None = None) -> list[Re
 
 
 def replies_from_message(message: email.message.Message) -> list[Reply]:
-    """The answers in a whole email, once each (Gmail sends the same REPLY inline and as invite.ics)."""
+    """The sender's answers in a whole email, once each (Gmail sends the same REPLY inline and as invite.ics).
+
+    A REPLY speaks for its sender only (RFC 5546 section 3.2.3): an ATTENDEE line for anyone else is ignored, so
+    one invitee cannot answer for another."""
+    sender = email.utils.parseaddr(str(message.get("From", "")))[1].strip().lower()
     seen: dict[Reply, None] = {}
     for method, data in find_calendar_parts(message):
         for reply in parse_reply(data, method_hint=method):
-            seen.setdefault(reply, None)
+            if sender and reply.attendee_email.lower() == sender:
+                seen.setdefault(reply, None)
     return list(seen)
 
 

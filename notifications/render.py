@@ -6,7 +6,6 @@ is never read here, so it cannot leak into an SMS, a subject or a calendar title
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -40,11 +39,13 @@ def organizer(meeting: Meeting) -> tuple[str, str]:
     return address, name
 
 
-def invite_for(meeting: Meeting, *, cancelled: bool = False) -> ical.MeetingInvite:
+def invite_for(meeting: Meeting, *, cancelled: bool = False, attendee: Any = None) -> ical.MeetingInvite:
+    """The meeting as an invitation. `attendee`: the one person this copy is for, the only ATTENDEE it names (each
+    person's copy names them alone, so no one is sent the others' names and addresses); default everyone invited."""
     address, name = organizer(meeting)
+    invited = [attendee] if attendee is not None else meeting.attendees.filter(active=True)
     attendees = [
-        ical.Attendee(email=a.email, name=a.name, role=a.ical_role, partstat=a.partstat)
-        for a in meeting.attendees.filter(active=True).exclude(email="")
+        ical.Attendee(email=a.email, name=a.name, role=a.ical_role, partstat=a.partstat) for a in invited if a.email
     ]
     place = place_of(meeting)
     provider = meeting.case.provider
@@ -109,14 +110,12 @@ def email_parts(message: Message, *, now: datetime) -> dict[str, Any]:
     parts: dict[str, Any] = {"subject": subject, "text": text, "html": html, "from_email": address, "from_name": name}
     meeting = message.meeting
     if meeting is not None and message.calendar_method == "REQUEST":
-        parts.update(calendar=ical.build_request(invite_for(meeting), dtstamp=now), calendar_method="REQUEST")
+        invite = invite_for(meeting, attendee=message.attendee)
+        parts.update(calendar=ical.build_request(invite, dtstamp=now), calendar_method="REQUEST")
     elif meeting is not None and message.calendar_method == "CANCEL":
-        invite = invite_for(meeting)
-        removed = None
-        if message.attendee is not None and not message.attendee.active:
-            a = message.attendee
-            removed = [ical.Attendee(email=a.email, name=a.name, role=a.ical_role)]
-            invite = replace(invite, attendees=[*invite.attendees, *removed])
+        invite = invite_for(meeting, attendee=message.attendee)
+        # Someone taken off a meeting that goes ahead: the CANCEL is for them alone (RFC 5546 section 3.2.5).
+        removed = invite.attendees if message.attendee is not None and not message.attendee.active else None
         parts.update(calendar=ical.build_cancel(invite, dtstamp=now, attendees=removed), calendar_method="CANCEL")
     return parts
 

@@ -91,6 +91,18 @@ def test_outlook_and_apple_replies_are_applied(meeting: Any) -> None:
     assert any("cannot come" in m.context["problem"] for m in Message.objects.filter(kind="coordinator_alert"))
 
 
+def test_a_reply_answers_for_its_sender_only(meeting: Any) -> None:
+    """Every invitee knows the meeting's UID: a REPLY sent by one must not answer for another."""
+    raw = (REPLIES / "apple_declined.eml").read_bytes()
+    forged = raw.replace(b"From: Hugo Health <hugo.health@icb.example.nhs.uk>", b"From: <pat@advocacy.example.org>", 1)
+    assert forged != raw
+    assert _post(forged).json() == {"applied": 0, "stale": 0, "unmatched": 0}
+    assert _partstat(meeting, "hugo.health@icb.example.nhs.uk") == "NEEDS-ACTION"
+    unsigned = b"\n".join(line for line in raw.split(b"\n") if not line.startswith(b"From:"))
+    assert b"From:" not in unsigned and _post(unsigned).json()["applied"] == 0
+    assert _post(raw.replace(b"hugo.health@icb", b"HUGO.Health@ICB", 1)).json()["applied"] == 1  # case aside
+
+
 def test_replies_to_an_older_sequence_are_ignored(meeting: Any) -> None:
     gmail = _post((REPLIES / "gmail_accepted.eml").read_bytes())  # SEQUENCE 1: the meeting has moved since
     assert gmail.json() == {"applied": 0, "stale": 1, "unmatched": 0}
