@@ -19,7 +19,7 @@ from booking import meetings, offers, selectors, services
 from booking.models import Meeting, Offer
 from core.clock import local_today
 from core.errors import ApplicationError, ConflictError
-from core.fields import IdField, StrictBooleanField
+from core.fields import IdField, StrictBooleanField, UkDateTimeField
 from core.openapi import errors
 from core.security import AddressRateThrottle
 from scheduling.matching import match_reasons, mediator_matches
@@ -96,8 +96,8 @@ class CaseAssignMediatorApi(APIView):
 
 
 class SlotChoiceInput(serializers.Serializer):
-    start = serializers.DateTimeField()
-    end = serializers.DateTimeField()
+    start = UkDateTimeField()
+    end = UkDateTimeField()
     mediator = IdField()
     room = IdField(required=False, allow_null=True)
     mode = serializers.ChoiceField(choices=["online", "in_person"])
@@ -295,8 +295,8 @@ def _meeting_get(request: Request, meeting_id: int) -> Meeting:
 
 
 class RescheduleInput(serializers.Serializer):
-    start = serializers.DateTimeField()
-    end = serializers.DateTimeField()
+    start = UkDateTimeField()
+    end = UkDateTimeField()
     room = IdField(required=False, allow_null=True)
     mode = serializers.ChoiceField(choices=["online", "in_person"], required=False)
 

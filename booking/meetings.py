@@ -255,6 +255,8 @@ def meeting_reschedule(
     meeting.late = case.mediation_due is not None and local_day(end) > case.mediation_due
     meeting.notice_given_on = local_day(now)
     meeting.save()
+    # Answers were to the old time: everyone is asked again (RFC 6638 section 3.2.8).
+    meeting.attendees.update(partstat="NEEDS-ACTION", wants_another_time=False)
     _record(
         case,
         CaseEvent.Kind.UPDATED,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -95,3 +97,12 @@ class RelatedIdsField(serializers.ListField):
 
     def to_representation(self, data: Any) -> list[int]:
         return [obj.pk for obj in data.all()]
+
+
+class UkDateTimeField(serializers.DateTimeField):
+    """A moment in ISO 8601. One given without an offset is UK time (the service's display zone), which is what the
+    people who type it mean, not UTC: "2027-06-14T10:00" is 10am British Summer Time."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("default_timezone", ZoneInfo(settings.DISPLAY_TIME_ZONE))
+        super().__init__(**kwargs)

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from booking.selectors import case_get
-from core.fields import IdField, StrictBooleanField, TimeZoneField, WallClockTimeField
+from core.fields import IdField, StrictBooleanField, TimeZoneField, UkDateTimeField, WallClockTimeField
 from core.openapi import errors
 from core.pagination import PaginatedApi, paginate
 from scheduling import availability
@@ -156,8 +156,8 @@ class ExceptionDetailApi(APIView):
 
 
 class WindowInput(serializers.Serializer):
-    start = serializers.DateTimeField()
-    end = serializers.DateTimeField()
+    start = UkDateTimeField()
+    end = UkDateTimeField()
     tz = TimeZoneField(required=False, default="Europe/London")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -210,8 +210,8 @@ def _free_busy(mediator: Any, start: datetime, end: datetime) -> tuple[list[Any]
 
 class SlotQueryInput(serializers.Serializer):
     duration = serializers.IntegerField(required=False, default=180, help_text="Minutes (1–480)")
-    after = serializers.DateTimeField(required=False)
-    before = serializers.DateTimeField(required=False)
+    after = UkDateTimeField(required=False)
+    before = UkDateTimeField(required=False)
     mode = serializers.ChoiceField(choices=["online", "in_person"], required=False)
     limit = serializers.IntegerField(required=False, default=20, min_value=1, max_value=200)
     allow_late = StrictBooleanField(required=False, default=False)

@@ -316,3 +316,16 @@ def test_the_mediator_is_not_changed_under_a_meeting_or_an_open_offer_with_anoth
     case.refresh_from_db()
     assert case.mediator_id == first.pk
     assert not CaseEvent.objects.filter(case=case, kind="mediator_assigned", details__to=second.pk).exists()
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_time_without_an_offset_is_uk_time() -> None:
+    t = helpers.tenant(today=date(2026, 11, 27))
+    m = helpers.mediator(t)
+    case = helpers.case(t, la_notified=date(2026, 11, 20))
+    case.mediation_due = date(2027, 12, 31)
+    case.save(update_fields=["mediation_due"])
+    naive = {"start": "2027-06-14T10:00:00", "end": "2027-06-14T13:00:00", "mediator": m.pk, "mode": "online"}
+    booked = _staff(t["coordinator"]).post(f"/api/cases/{case.pk}/meetings/", naive, format="json")
+    assert booked.status_code == 201, booked.content
+    assert Meeting.objects.get().start == datetime(2027, 6, 14, 9, tzinfo=UTC)  # 10am British Summer Time

@@ -189,6 +189,22 @@ def test_the_answer_page_shows_uk_time(meeting: Any, client: Any) -> None:
     assert "Tuesday 15 June 2027" in page and "10:00 to 13:00" in page
 
 
+def test_moving_the_meeting_asks_everyone_again(meeting: Any) -> None:
+    from booking.answers import attendee_answer
+    from booking.meetings import meeting_reschedule
+
+    attendee = MeetingAttendee.objects.get(meeting=meeting, email="sam.parent.family@gmail.com")
+    attendee_answer(attendee=attendee, answer="accept", sequence=meeting.sequence, now=NOW)
+    other = MeetingAttendee.objects.get(meeting=meeting, email="pat@advocacy.example.org")
+    attendee_answer(attendee=other, answer="another-time", sequence=meeting.sequence, now=NOW)
+    later = meeting.start + timedelta(days=1)
+    meeting_reschedule(
+        meeting=meeting, actor=None, start=later, end=later + timedelta(hours=3), room=None, mode="online", now=NOW
+    )
+    answers = set(MeetingAttendee.objects.filter(meeting=meeting).values_list("partstat", "wants_another_time"))
+    assert answers == {("NEEDS-ACTION", False)}  # RFC 6638 3.2.8: the answers were to the old time
+
+
 def test_the_ics_download_and_the_mediator_feed(meeting: Any) -> None:
     coordinator = meeting.case.created_by
     staff = APIClient()
