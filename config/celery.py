@@ -6,7 +6,7 @@ import os
 
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.django.local")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.django.production")
 
 app = Celery("config")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -258,3 +258,13 @@ def test_a_web_process_tunes_its_garbage_collector_once_its_app_is_loaded() -> N
     before, after, frozen = json.loads(out.stdout)
     assert tuple(before) == (700, 10, 10) and tuple(after) == GC_THRESHOLDS
     assert frozen > 10_000  # the loaded app's objects
+
+
+@pytest.mark.parametrize("module", ["config.wsgi", "config.asgi", "config.celery"])
+def test_a_process_started_without_a_settings_module_gets_production_and_refuses_to_run_without_its_secrets(
+    module: str,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "SECRET"))}
+    code = f"import {module}; from django.conf import settings; print(settings.DEBUG)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert out.returncode != 0 and "DJANGO_SECRET_KEY" in out.stderr, out.stdout + out.stderr
