@@ -183,9 +183,23 @@ class OfferDetailApi(APIView):
     authentication_classes: list[Any] = []
     throttle_classes = [FamilyThrottle]
 
-    @extend_schema(responses={200: dict, **errors(404, 429)}, auth=[])
+    @extend_schema(responses={200: dict, **errors(404, 409, 410, 429)}, auth=[])
     def get(self, request: Request, token: str) -> Response:
-        return Response(offer_as_dict(_offer_or_404(token), public=True))
+        """An open offer's times; once chosen, the meeting booked by it; expired (410) or replaced (409), what to do
+        next, and nothing else."""
+        offer = _offer_or_404(token)
+        if offer.status == Offer.Status.ACCEPTED:
+            booked = (
+                Meeting.objects.select_related("room__venue")
+                .filter(offer_slot__offer=offer)
+                .order_by("-created_at")
+                .first()
+            )
+            return Response(
+                {"status": offer.status, "meeting": meeting_as_dict(booked, public=True) if booked else None}
+            )
+        offers.offer_assert_open(offer=offer, now=timezone.now())
+        return Response(offer_as_dict(offer, public=True))
 
 
 class AcceptInput(serializers.Serializer):

@@ -286,9 +286,9 @@ def _accept(offer_id: int, slot_id: int, now: datetime) -> Meeting:
     return meeting
 
 
-def offer_accept(*, offer: Offer, slot_id: int, now: datetime) -> Meeting:
-    """The family picks one offered slot: its holds become the meeting and the other holds are released, in one
-    transaction. 410 when the offer has expired; 409 with the options still open when the slot was taken."""
+def offer_assert_open(*, offer: Offer, now: datetime) -> None:
+    """What the family's link may still do: choose (an open offer), or nothing, with what to do next. An offer past
+    its expiry is expired here (its holds go and the coordinator is told), as the sweep would."""
     if offer.status == Offer.Status.OPEN and offer.expires_at <= now:
         offer_expire(offer=offer, now=now)
         offer.refresh_from_db()
@@ -297,6 +297,20 @@ def offer_accept(*, offer: Offer, slot_id: int, now: datetime) -> Meeting:
             "This booking link has expired. We have told your case coordinator, who will send you new times.",
             {"next": "Wait for new times, or contact your case coordinator."},
         )
+    if offer.status == Offer.Status.WITHDRAWN:
+        raise ConflictError(
+            "This booking link is no longer used: newer times have been sent to you.",
+            {
+                "status": offer.status,
+                "next": "Use the link in the most recent message, or contact your case coordinator.",
+            },
+        )
+
+
+def offer_accept(*, offer: Offer, slot_id: int, now: datetime) -> Meeting:
+    """The family picks one offered slot: its holds become the meeting and the other holds are released, in one
+    transaction. 410 when the offer has expired; 409 with the options still open when the slot was taken."""
+    offer_assert_open(offer=offer, now=now)
     try:
         return _accept(offer.pk, slot_id, now)
     except SlotTakenError:

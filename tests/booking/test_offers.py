@@ -137,6 +137,31 @@ def test_an_expired_offer_is_a_410_its_holds_go_and_the_coordinator_is_told() ->
     assert Offer.objects.get().status == "expired"
     assert not Occupancy.objects.filter(active=True).exists()
     assert CaseEvent.objects.filter(case=case, details__coordinator_alert=True).exists()
+    with time_machine.travel(datetime(2026, 12, 2, 10, 1, tzinfo=UTC), tick=False):
+        shown = APIClient().get(f"/api/offers/{body['token']}/")
+    assert shown.status_code == 410 and "options" not in shown.json()
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_link_of_a_replaced_or_used_offer_shows_no_times() -> None:
+    t = helpers.tenant(today=date(2026, 11, 27))
+    helpers.mediator(t)
+    case = helpers.case(t, la_notified=date(2026, 11, 20))
+    old, new = _offer(t, case), _offer(t, case)  # the second replaces the first
+    family = APIClient()
+    replaced = family.get(f"/api/offers/{old['token']}/")
+    assert replaced.status_code == 409 and "no longer used" in replaced.json()["message"]
+    assert "options" not in replaced.json()
+    chosen = new["options"][2]
+    assert (
+        family.post(f"/api/offers/{new['token']}/accept/", {"slot": chosen["slot"]}, format="json").status_code == 200
+    )
+    used = family.get(f"/api/offers/{new['token']}/").json()
+    assert used["status"] == "accepted" and "options" not in used
+    assert (used["meeting"]["start"], used["meeting"]["status"]) == (chosen["start"], "confirmed")
+    # A used link goes on showing its meeting after the time the offer would have expired.
+    with time_machine.travel(datetime(2026, 12, 2, 10, 1, tzinfo=UTC), tick=False):
+        assert family.get(f"/api/offers/{new['token']}/").status_code == 200
 
 
 @time_machine.travel(NOW, tick=False)
