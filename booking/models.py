@@ -10,6 +10,10 @@ from core.models import Organisation, validate_timezone
 
 
 class Case(models.Model):
+    # About the child and the dispute: the case history records that they changed, never their values, and
+    # anonymisation blanks them.
+    PERSONAL_FIELDS = ("child_name", "child_date_of_birth", "issues", "health_provision_sought", "school_name")
+
     class Route(models.TextChoices):
         EDUCATION_SOCIAL_CARE = "education_social_care", "Mediation: education and social care"
         JOINT_HEALTH = "joint_health", "Mediation: education with health"

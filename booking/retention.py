@@ -38,9 +38,7 @@ from core.models import Membership
 from core.tenancy import organisation_ids_for
 
 ANONYMISED = "Anonymised"
-CASE_PERSONAL = {
-    "child_name": "", "child_date_of_birth": None, "issues": "", "health_provision_sought": "", "school_name": "",
-}  # fmt: skip
+CASE_PERSONAL = {name: None if name == "child_date_of_birth" else "" for name in Case.PERSONAL_FIELDS}
 PARTICIPANT_PERSONAL = {
     "name": ANONYMISED, "email": "", "mobile": "", "access_notes": "", "relationship": "", "interpreter_language": "",
 }  # fmt: skip

@@ -189,7 +189,11 @@ def case_update(*, case: Case, actor: Any, today: date, icbs: list[Organisation]
     deadline_changes = case_recompute_deadlines(case=case)
     if deadline_changes:
         case.save(update_fields=[*deadline_changes, "updated_at"])
-    changed = {k: [_jsonable(v), _jsonable(getattr(case, k))] for k, v in before.items() if v != getattr(case, k)}
+    changed = {
+        k: None if k in Case.PERSONAL_FIELDS else [_jsonable(v), _jsonable(getattr(case, k))]
+        for k, v in before.items()
+        if v != getattr(case, k)
+    }
     if icbs is not None and set(case.icbs.all()) != set(icbs):
         case.icbs.set(icbs)
         changed["icbs"] = [None, sorted(i.pk for i in icbs)]

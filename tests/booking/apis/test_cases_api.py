@@ -103,6 +103,20 @@ def test_changing_a_clock_date_recomputes_the_deadlines_and_is_recorded(world: A
 
 
 @time_machine.travel(NOW, tick=False)
+def test_the_history_says_the_childs_details_changed_but_keeps_no_value(world: Any, api: Any) -> None:
+    """Everyone who reads the case reads its history: a corrected name (perhaps another family's child) must go."""
+    old = world.case_a.child_name
+    response = api(world.coordinator_a).patch(
+        f"/api/cases/{world.case_a.pk}/", {"child_name": "Corrected Name", "issues": "Fresh wording"}, format="json"
+    )
+    assert response.status_code == 200, response.json()
+    event = CaseEvent.objects.filter(case=world.case_a, kind="updated").get()
+    assert event.details["changed"] == {"child_name": None, "issues": None}
+    history = api(world.health_a).get(f"/api/cases/{world.case_a.pk}/history/").content.decode()
+    assert "Corrected Name" not in history and (not old or old not in history)
+
+
+@time_machine.travel(NOW, tick=False)
 def test_a_transition_moves_the_case_and_an_illegal_one_is_a_409(world: Any, api: Any) -> None:
     client = api(world.coordinator_a)
     url = f"/api/cases/{world.case_a.pk}/transitions/"
