@@ -232,6 +232,34 @@ def meeting_book(
         return meeting
 
 
+def _assert_free_for_everyone(
+    *, case: Case, meeting: Meeting, room: Room | None, mode: str, start: datetime, end: datetime, now: datetime
+) -> None:
+    """A meeting moves only to a time the slot search would offer: inside the working hours of its mediator, room and
+    staff (weekly times, days off, bank holidays, their calendars' busy time) and the family's, on the 15-minute
+    grid. Its own time counts as free. A time agreed outside them is first added as extra time where it is missing."""
+    from scheduling.search import SlotQuery, case_slot_search
+
+    query = SlotQuery(
+        duration=end - start,
+        after=start,
+        before=end,
+        limit=1,
+        allow_late=True,
+        mediator_ids=(meeting.mediator_id,),
+        mode=mode,
+        room_ids=(room.pk,) if room is not None else None,
+        free_meeting=meeting.pk,
+    )
+    found = case_slot_search(case=case, query=query, now=now).slots
+    if not found or found[0].start != start:
+        raise ConflictError(
+            f"{start.isoformat()} is outside the working hours of someone this meeting needs, or not on the "
+            "15-minute grid. Choose a time from the slot search, or add the agreed time as extra availability first.",
+            {"start": start.isoformat()},
+        )
+
+
 @transaction.atomic
 def meeting_reschedule(
     *, meeting: Meeting, actor: Any, start: datetime, end: datetime, room: Room | None, mode: str, now: datetime
@@ -242,6 +270,7 @@ def meeting_reschedule(
         raise ConflictError(f"A {meeting.get_status_display().lower()} meeting cannot be moved.")
     meeting.case = case
     check_bookable(case=case, mediator=meeting.mediator, room=room, mode=mode, start=start, end=end, now=now)
+    _assert_free_for_everyone(case=case, meeting=meeting, room=room, mode=mode, start=start, end=end, now=now)
     previous = (meeting.start, meeting.end, meeting.room_id, meeting.mode)
     occupy(
         claims=meeting_claims(case=case, mediator=meeting.mediator, room=room, start=start, end=end),

@@ -40,6 +40,7 @@ class SlotQuery:
     mediator_ids: tuple[int, ...] | None = None  # restrict to these (default: the case's mediator, or all eligible)
     free_holds_of: tuple[int, ...] = ()  # offers whose holds count as free (a new offer replacing them)
     room_ids: tuple[int, ...] | None = None  # restrict to these of the case's rooms (default: all of them)
+    free_meeting: int | None = None  # a meeting whose time counts as free (the meeting being moved)
 
 
 @dataclass
@@ -98,7 +99,9 @@ def _load(resource_ids: Iterable[int], start: datetime, end: datetime, now: date
     return loaded
 
 
-def _load_fixed(resource_ids: Iterable[int], start: datetime, end: datetime) -> _Loaded:
+def _load_fixed(
+    resource_ids: Iterable[int], start: datetime, end: datetime, free_meeting: int | None = None
+) -> _Loaded:
     """The resources' rules and exceptions, and the meetings their caps count. Busy time is read by `_load_busy`,
     a piece of the window at a time."""
     ids = list(resource_ids)
@@ -117,6 +120,8 @@ def _load_fixed(resource_ids: Iterable[int], start: datetime, end: datetime) -> 
     meetings = Occupancy.objects.filter(
         resource_id__in=ids, active=True, kind=Occupancy.Kind.MEETING, start__lt=end + margin, end__gt=start - margin
     )
+    if free_meeting is not None:
+        meetings = meetings.exclude(meeting_id=free_meeting)
     for resource_id, meeting_start, meeting_end in meetings.values_list(
         "resource_id", "meeting__start", "meeting__end"
     ):
@@ -128,16 +133,18 @@ def _load_fixed(resource_ids: Iterable[int], start: datetime, end: datetime) -> 
 
 
 def _load_busy(loaded: _Loaded, resource_ids: list[int], start: datetime, end: datetime, now: datetime, *,
-               first: bool, free_holds_of: tuple[int, ...] = ()) -> None:  # fmt: skip
+               first: bool, free_holds_of: tuple[int, ...] = (), free_meeting: int | None = None) -> None:  # fmt: skip
     """Add the busy time (live occupancies and imported calendar time) of the window's piece [start, end): the first
     piece takes everything that overlaps it; a later one what begins in it (the rest was read with an earlier one).
     Read as tuples, not model objects: a national provider's search reads tens of thousands of these rows. The holds
-    of the offers `free_holds_of` are left out."""
+    of the offers `free_holds_of`, and the occupancies of `free_meeting`, are left out."""
     live = Q(kind=Occupancy.Kind.MEETING) | Q(kind=Occupancy.Kind.HOLD, expires_at__gt=now)
     piece = Q(start__lt=end, end__gt=start) if first else Q(start__gte=start, start__lt=end)
     occupancies = Occupancy.objects.filter(piece, live, resource_id__in=resource_ids, active=True)
     if free_holds_of:
         occupancies = occupancies.exclude(offer_slot__offer_id__in=free_holds_of)
+    if free_meeting is not None:
+        occupancies = occupancies.exclude(meeting_id=free_meeting)
     blocks = BusyBlock.objects.filter(piece, resource_id__in=resource_ids)
     for qs in (occupancies, blocks):
         for resource_id, b_start, b_end in qs.values_list("resource_id", "start", "end"):
@@ -261,7 +268,7 @@ def _search(
         else:
             by_user[user_id] = pk
     resource_ids = [*by_mediator.values(), *by_room.values(), *by_user.values()]
-    loaded = _load_fixed(resource_ids, start, end)
+    loaded = _load_fixed(resource_ids, start, end, query.free_meeting)
     stale_ids = stale_resource_ids(now=now, resource_ids=by_mediator.values())
     organisations = {o.pk: o for o in Organisation.objects.filter(pk__in=[case.provider_id, case.local_authority_id])}
     provider, authority = organisations.get(case.provider_id), organisations.get(case.local_authority_id)
@@ -279,7 +286,8 @@ def _search(
     read_to = max(start, earliest_start - reach)
     ends = [end] if per_mediator else _piece_ends(start, max(start, earliest_start), end)
     for number, piece_end in enumerate(ends):
-        _load_busy(loaded, resource_ids, read_to, piece_end, now, first=number == 0, free_holds_of=query.free_holds_of)
+        _load_busy(loaded, resource_ids, read_to, piece_end, now, first=number == 0, free_holds_of=query.free_holds_of,
+                   free_meeting=query.free_meeting)  # fmt: skip
         read_to = piece_end
         closed = closed_days(start, piece_end)
         people = []

@@ -354,3 +354,27 @@ def test_a_time_without_an_offset_is_uk_time() -> None:
     booked = _staff(t["coordinator"]).post(f"/api/cases/{case.pk}/meetings/", naive, format="json")
     assert booked.status_code == 201, booked.content
     assert Meeting.objects.get().start == datetime(2027, 6, 14, 9, tzinfo=UTC)  # 10am British Summer Time
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_meeting_moves_only_to_a_time_everyone_it_needs_is_working() -> None:
+    t = helpers.tenant(today=date(2026, 11, 27))
+    m = helpers.mediator(t)
+    case = helpers.case(t, la_notified=date(2026, 11, 20))
+    client = _staff(t["coordinator"])
+    payload = {"start": "2026-12-07T10:00Z", "end": "2026-12-07T13:00Z", "mediator": m.pk, "mode": "online"}
+    meeting = client.post(f"/api/cases/{case.pk}/meetings/", payload, format="json").json()
+    url = f"/api/meetings/{meeting['id']}/"
+    for start, end in [
+        ("2026-12-13T02:00Z", "2026-12-13T05:00Z"),  # 2am on a Sunday
+        ("2026-12-25T10:00Z", "2026-12-25T13:00Z"),  # Christmas Day
+        ("2026-12-08T19:00Z", "2026-12-08T22:00Z"),  # a Tuesday evening
+    ]:
+        refused = client.patch(url, {"start": start, "end": end}, format="json")
+        assert refused.status_code == 409, (start, refused.content)
+        assert "working hours" in refused.json()["message"]
+    assert Meeting.objects.get().sequence == 0
+    assert {o.start.day for o in Occupancy.objects.filter(active=True)} == {7}
+    # An hour later on the same day overlaps the meeting's own time, which counts as free.
+    moved = client.patch(url, {"start": "2026-12-07T11:00Z", "end": "2026-12-07T14:00Z"}, format="json")
+    assert moved.status_code == 200, moved.content
