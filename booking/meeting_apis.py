@@ -109,7 +109,7 @@ class SlotChoiceInput(serializers.Serializer):
 
 
 class OfferInput(serializers.Serializer):
-    slots = SlotChoiceInput(many=True, required=False)
+    slots = SlotChoiceInput(many=True, required=False, max_length=6)
     count = serializers.IntegerField(required=False, default=3, min_value=1, max_value=6)
     expires_in_working_days = serializers.IntegerField(required=False, min_value=1, max_value=10)
 

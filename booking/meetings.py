@@ -28,6 +28,7 @@ from scheduling.occupancy import (
 )
 
 STAFF_ROLES = (Participant.Role.LA_OFFICER, Participant.Role.HEALTH_REPRESENTATIVE)
+MAX_AHEAD = timedelta(days=2 * 366)
 
 
 def local_day(moment: datetime) -> date:
@@ -103,6 +104,8 @@ def check_bookable(
         errors["room"] = ["An online meeting has no room."]
     if mode == "online" and not mediator.online or mode == "in_person" and not mediator.in_person:
         errors["mode"] = [f"This mediator does not meet {mode.replace('_', ' ')}."]
+    if start > now + MAX_AHEAD:
+        errors["start"] = ["A meeting is booked at most 2 years ahead."]
     if errors:
         raise ApplicationError("The meeting details are not valid.", {"fields": errors})
     if start <= now:

@@ -111,6 +111,17 @@ def _verify_choice(case: Case, choice: SlotChoice, now: datetime, replacing: tup
     )
 
 
+def _assert_apart(choices: list[SlotChoice]) -> None:
+    """The case's own people are held for every time offered, so no two may overlap."""
+    for i, choice in enumerate(choices):
+        for j, other in enumerate(choices[:i]):
+            if other.start < choice.end and choice.start < other.end:
+                raise ApplicationError(
+                    f"Times {j + 1} and {i + 1} overlap: choose times that do not.",
+                    {"fields": {"slots": [f"Times {j + 1} and {i + 1} overlap."]}},
+                )
+
+
 def _release_open_offers(offers: list[Offer], *, now: datetime) -> None:
     """Withdraw the offers and release their holds. The caller holds the holds' resources' locks."""
     for offer in offers:
@@ -144,6 +155,7 @@ def offer_create(
     replacing = list(case.offers.filter(status=Offer.Status.OPEN))
     replaced = tuple(o.pk for o in replacing)
     if choices:
+        _assert_apart(choices)
         choices = [_verify_choice(case, c, now, replaced) for c in choices]
     else:
         choices = _best_choices(case, now, count, replaced)

@@ -40,8 +40,8 @@ class Month:
     @classmethod
     def parse(cls, value: str) -> Month:
         match = MONTH.match(value or "")
-        if not match:
-            raise ValueError("Give the month as YYYY-MM, for example 2026-11.")
+        if not match or not 2000 <= int(match[1]) < 2100:
+            raise ValueError("Give the month as YYYY-MM between 2000 and 2099, for example 2026-11.")
         return cls(int(match[1]), int(match[2]))
 
     @property

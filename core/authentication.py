@@ -22,6 +22,8 @@ class TokenAuthentication(authentication.TokenAuthentication):
     `request.auth` is the token, built from what was read."""
 
     def authenticate_credentials(self, key: str) -> tuple[Any, Token]:
+        if "\x00" in key:  # no key has one, and PostgreSQL cannot compare it
+            raise exceptions.AuthenticationFailed(_("Invalid token."))
         found = list(get_user_model().objects.raw(_user_by_token(), [key]))
         if not found:
             raise exceptions.AuthenticationFailed(_("Invalid token."))

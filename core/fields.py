@@ -106,3 +106,11 @@ class UkDateTimeField(serializers.DateTimeField):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("default_timezone", ZoneInfo(settings.DISPLAY_TIME_ZONE))
         super().__init__(**kwargs)
+
+    def to_internal_value(self, value: Any) -> Any:
+        moment = super().to_internal_value(value)
+        if (
+            not 2000 <= moment.year < 2100
+        ):  # time zones and margins are worked out from it: keep clear of year 1 and 9999
+            raise serializers.ValidationError("Give a time between the years 2000 and 2099.")
+        return moment

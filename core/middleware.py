@@ -5,6 +5,8 @@ again, never a 500. The API maps the same errors in core.errors.api_exception_ha
 views let them propagate. Any transaction the view was in has been rolled back by then, so nothing is half-written.
 
 MembershipsRememberedMiddleware: each user's memberships are read at most once per request (core.tenancy).
+
+NulBytesRefusedMiddleware: no text with a NUL byte reaches a view (PostgreSQL cannot store or compare one).
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import BadRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 
 from core.errors import RETRY_AFTER_SECONDS, database_unavailable
@@ -50,3 +53,26 @@ class MembershipsRememberedMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         with memberships_remembered():
             return self.get_response(request)
+
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+class NulBytesRefusedMiddleware:
+    """Nothing the service serves has a NUL byte in its address, and no value it takes may hold one: PostgreSQL
+    refuses them, so a token or a form field with one would be a 500 there (and stored as given on SQLite). A path
+    with one is a 404, a query or form value with one a 400. JSON bodies are checked by their serializers."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "\x00" in request.path:
+            raise Http404
+        query = request.META.get("QUERY_STRING", "")
+        if "%00" in query or "\x00" in query:
+            raise BadRequest("A value holds a NUL byte.")
+        if request.method == "POST" and request.content_type in FORM_TYPES:
+            if any("\x00" in value for _, values in request.POST.lists() for value in values):
+                raise BadRequest("A value holds a NUL byte.")
+        return self.get_response(request)

@@ -139,9 +139,15 @@ def message_send(message_id: int, *, now: datetime | None = None) -> str:
     try:
         if message.channel == Message.Channel.EMAIL:
             parts = render.email_parts(message, now=now)
-            result = email_transport.send_email(to=message.to, **parts)
         else:
             body = render.sms_body(message)
+    except Exception as exc:  # a row that cannot be written fails alone: the rest of the outbox goes on
+        logger.exception("message %s could not be rendered", message.pk)
+        return _failed(message, TransportError(f"could not be written: {type(exc).__name__}", permanent=True), now)
+    try:
+        if message.channel == Message.Channel.EMAIL:
+            result = email_transport.send_email(to=message.to, **parts)
+        else:
             callback = f"{settings.SITE_URL}/webhooks/twilio/status/?m={message.callback_token}"
             result = sms_transport.send_sms(to=message.to, body=body, status_callback=callback)
     except TransportError as exc:

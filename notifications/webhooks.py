@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from core.phones import InvalidPhoneNumberError, to_e164
 from notifications.models import Message, SmsNumber
 from notifications.transports.sms import validate_twilio_request
 
@@ -72,7 +73,10 @@ def twilio_status(request: HttpRequest) -> HttpResponse:
 def twilio_inbound(request: HttpRequest) -> HttpResponse:
     if not _signed(request):
         return HttpResponseForbidden("invalid signature")
-    number = request.POST.get("From", "")
+    try:  # the numbers we send from only hear from phones; anything else (a WhatsApp sender, say) is not ours
+        number = to_e164(request.POST.get("From", ""))
+    except InvalidPhoneNumberError:
+        number = ""
     word = request.POST.get("Body", "").strip().upper()
     if number and word in STOP_WORDS:
         # Pending SMS to this number are suppressed when their turn comes, and go by email instead.

@@ -86,8 +86,10 @@ def _check_venue(values: dict[str, Any], rooms: list[dict[str, Any]] | None) -> 
     if not values.get("online_only") and not values.get("address"):
         errors["address"] = ["A venue people travel to needs an address."]
     if rooms is not None:
-        names = [r["name"] for r in rooms]
-        if len(names) != len(set(names)):
+        names = [r.get("name") for r in rooms]
+        if not all(names):
+            errors["rooms"] = ["Each room needs a name."]
+        elif len(names) != len(set(names)):
             errors["rooms"] = ["Each room needs a different name."]
     if errors:
         raise ValidationError(errors)

@@ -210,6 +210,12 @@ class RescheduleForm(forms.Form):
         error_messages={"required": "Enter a start time"},
     )
 
+    def clean_day(self) -> date:
+        day: date = self.cleaned_data["day"]
+        if not 2000 <= day.year < 2100:
+            raise forms.ValidationError("Enter a day between the years 2000 and 2099")
+        return day
+
     def new_times(self, meeting: Meeting) -> tuple[datetime, datetime]:
         day: date = self.cleaned_data["day"]
         start_time: time = self.cleaned_data["start"]

@@ -39,6 +39,7 @@ MIDDLEWARE = [
     # First, so every response carries the policy, including those other middleware make (core/security.py).
     "core.security.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "core.middleware.NulBytesRefusedMiddleware",
     # Static files from the app itself (compressed, cached for a year under hashed names in production).
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -154,7 +155,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.StrictJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",

@@ -378,3 +378,23 @@ def test_a_meeting_moves_only_to_a_time_everyone_it_needs_is_working() -> None:
     # An hour later on the same day overlaps the meeting's own time, which counts as free.
     moved = client.patch(url, {"start": "2026-12-07T11:00Z", "end": "2026-12-07T14:00Z"}, format="json")
     assert moved.status_code == 200, moved.content
+
+
+@time_machine.travel(NOW, tick=False)
+def test_chosen_times_are_at_most_six_and_do_not_overlap() -> None:
+    t = helpers.tenant(today=date(2026, 11, 27))
+    m = helpers.mediator(t)
+    case = helpers.case(t, la_notified=date(2026, 11, 20))
+    client = _staff(t["coordinator"])
+    url = f"/api/cases/{case.pk}/offers/"
+
+    def at(day: int, hour: int) -> dict[str, Any]:
+        return {"start": f"2026-12-{day:02d}T{hour:02d}:00Z", "end": f"2026-12-{day:02d}T{hour + 3:02d}:00Z",
+                "mediator": m.pk, "mode": "online"}  # fmt: skip
+
+    seven = client.post(url, {"slots": [at(day, 10) for day in (7, 8, 9, 10, 11, 14, 15)]}, format="json")
+    assert seven.status_code == 400 and "slots" in seven.json()["extra"]["fields"]
+    overlapping = client.post(url, {"slots": [at(7, 9), at(8, 10), at(7, 11)]}, format="json")
+    assert overlapping.status_code == 400, overlapping.content
+    assert overlapping.json()["message"] == "Times 1 and 3 overlap: choose times that do not."
+    assert not Offer.objects.exists() and not Occupancy.objects.exists()

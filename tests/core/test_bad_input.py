@@ -152,6 +152,7 @@ SPOILED = [
     ("venue_create", "features", ["moat"], "features"),
     ("venue_create", "rooms", [{"name": "A"}, {"name": "A"}], "rooms"),
     ("venue_update", "closes_at", "06:00", "closes_at"),
+    ("venue_update", "rooms", [{"capacity": 3}], "rooms"),  # a room without a name
     ("outcome_record", "result", "triumph", "result"),
     ("outcome_record", "mediation_date", "2026-02-30", "mediation_date"),
     ("outcome_record", "mediation_date", "2099-01-01", "mediation_date"),
@@ -211,6 +212,8 @@ SHAPES = [
     ("a JSON list", "[1, 2, 3]"),
     ("a JSON string", '"hello"'),
     ("null", "null"),
+    ("nested 1,000 deep", "[" * 1000 + "]" * 1000),
+    ("a lone surrogate", '{"route": "\\ud800", "name": "\\udfff"}'),
 ]
 
 
@@ -241,3 +244,62 @@ def test_a_form_encoded_body_is_refused_cleanly(world: Any, api: Any) -> None:
     response = api(world.coordinator_a).post("/api/cases/", "route=x", content_type="application/x-www-form-urlencoded")
     assert response.status_code == 415
     assert set(response.json()) == {"message", "extra"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "data", "status"),
+    [
+        ("get", "/m/%00/", None, 404),  # the SMS short link
+        ("get", "/calendar/%00.ics", None, 404),  # a mediator's feed
+        ("get", "/respond/a%00b/", None, 404),
+        ("get", "/api/cases/?local_authority=%00", None, 400),
+        ("post", "/webhooks/twilio/status/?m=%00", {"MessageStatus": "delivered"}, 400),
+        ("post", "/sign-in/", {"username": "a\x00b", "password": "x"}, 400),
+    ],
+)
+def test_a_nul_byte_anywhere_is_refused_before_the_database_sees_it(
+    world: Any, api: Any, method: str, path: str, data: Any, status: int
+) -> None:
+    """PostgreSQL cannot store or compare a NUL byte: it would be a 500 there, and stored as given on SQLite."""
+    before = _snapshot()
+    client = api(world.coordinator_a)
+    response = client.get(path) if method == "get" else client.post(path, data)
+    assert response.status_code == status, response.content[:300]
+    assert _snapshot() == before
+    nul_key = api(None).get("/api/cases/", HTTP_AUTHORIZATION="Token ab\x00cd")
+    assert nul_key.status_code == 401
+
+
+@time_machine.travel("2026-11-27T10:00:00Z", tick=False)
+@pytest.mark.parametrize(
+    "path",
+    [
+        "slots/?before=9999-12-31T00:00:00Z",
+        "slots/?after=0001-01-01T00:00:00Z",
+    ],
+)
+def test_times_far_from_now_are_a_400(world: Any, api: Any, path: str) -> None:
+    response = api(world.coordinator_a).get(f"/api/cases/{world.case_a.pk}/{path}")
+    assert response.status_code == 400, response.content
+    assert "after" in response.json()["extra"]["fields"] or "before" in response.json()["extra"]["fields"]
+
+
+@time_machine.travel("2026-11-27T10:00:00Z", tick=False)
+def test_a_meeting_far_ahead_or_long_ago_is_refused(world: Any, api: Any) -> None:
+    from booking.models import Case
+
+    Case.objects.filter(pk=world.case_a.pk).update(state="issues_captured")
+    client = api(world.coordinator_a)
+    url = f"/api/cases/{world.case_a.pk}/meetings/"
+    body = {"mediator": world.mediator_a.pk, "mode": "online"}
+    before = _snapshot()
+    for start, end, field in [
+        ("0001-01-01T00:00:00Z", "0001-01-01T03:00:00Z", "start"),
+        ("9999-12-31T20:00:00Z", "9999-12-31T23:00:00Z", "start"),
+        ("2029-06-04T09:00:00Z", "2029-06-04T12:00:00Z", "start"),  # in range, but more than 2 years ahead
+    ]:
+        response = client.post(url, {**body, "start": start, "end": end}, format="json")
+        assert response.status_code == 400, response.content
+        assert field in response.json()["extra"]["fields"]
+    assert client.get("/api/reports/?month=9999-12").status_code in (400, 404)
+    assert _snapshot() == before

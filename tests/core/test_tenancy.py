@@ -46,7 +46,7 @@ def _routes(w: Any) -> list[tuple[str, str, Any, int]]:
         ("post", f"/api/cases/{ca}/offers/", {}, 409),
         ("post", f"/api/cases/{ca}/meetings/", _meeting(w), 409),
         ("get", f"/api/meetings/{w.meeting_a.pk}/", None, 200),
-        ("patch", f"/api/meetings/{w.meeting_a.pk}/", {"start": "2026-12-15T10:00Z", "end": "2026-12-15T13:00Z"}, 200),
+        ("patch", f"/api/meetings/{w.meeting_a.pk}/", {"start": "2026-12-21T10:00Z", "end": "2026-12-21T13:00Z"}, 200),
         ("post", f"/api/meetings/{w.meeting_a.pk}/cancel/", {"cancelled_by": "la", "reason": "ill"}, 200),
         ("get", f"/api/meetings/{w.meeting_a.pk}/invite.ics", None, 200),
         ("get", f"/api/calendar-connections/{w.connection_a.pk}/", None, 200),

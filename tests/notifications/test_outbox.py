@@ -14,7 +14,7 @@ from icalendar import Calendar
 from twilio.request_validator import RequestValidator
 
 from booking.meetings import meeting_book, meeting_cancel, meeting_reschedule
-from booking.models import Participant
+from booking.models import Meeting, Participant
 from notifications.dispatch import claim_due, dispatch_due, reclaim_abandoned, run_once
 from notifications.models import Message, SmsNumber
 from notifications.sending import message_send
@@ -280,6 +280,12 @@ def test_inbound_stop_and_start_opt_a_number_out_and_in(servers: Any, client: An
     )
     assert tampered.status_code == 403
     assert not SmsNumber.objects.filter(number="+447911123457").exists()
+    # Senders are stored as E.164 numbers (a "whatsapp:" sender was longer than any number), and what is not a
+    # number is answered and ignored.
+    whatsapp = _signed_post(client, "/webhooks/twilio/inbound/", {"From": "whatsapp:+447911123458", "Body": "STOP"})
+    assert whatsapp.status_code == 200 and SmsNumber.objects.get(number="+447911123458").opted_out
+    unknown = _signed_post(client, "/webhooks/twilio/inbound/", {"From": "Short-Code-Sender", "Body": "STOP"})
+    assert unknown.status_code == 200 and SmsNumber.objects.count() == 2
 
 
 def test_the_dispatcher_claims_each_row_once_and_reclaims_rows_whose_worker_died() -> None:
@@ -297,3 +303,19 @@ def test_a_periodic_job_runs_once_per_slot_even_with_two_beats() -> None:
     assert run_once("dispatch", period_seconds=15, now=NOW) is True
     assert run_once("dispatch", period_seconds=15, now=NOW + timedelta(seconds=5)) is False
     assert run_once("dispatch", period_seconds=15, now=NOW + timedelta(seconds=15)) is True
+
+
+def test_a_message_that_cannot_be_written_fails_alone_and_the_outbox_goes_on(servers: Any) -> None:
+    smtp, _ = servers
+    broken, fine = _booked(), _booked()
+    # Left over from before times were bounded: a meeting in year 9999 has no calendar that can be written.
+    Meeting.objects.filter(pk=broken.pk).update(
+        start=datetime(9999, 12, 31, 20, tzinfo=UTC), end=datetime(9999, 12, 31, 23, tzinfo=UTC)
+    )
+    outcomes = _send_all(NOW)
+    emails = Message.objects.filter(meeting=broken, kind="invitation", channel="email")
+    assert set(emails.values_list("status", flat=True)) == {"failed"}
+    assert all(m.last_error.startswith("could not be written") for m in emails)
+    assert outcomes.count("failed") == emails.count()
+    assert set(Message.objects.filter(meeting=fine, kind="invitation").values_list("status", flat=True)) == {"sent"}
+    assert len([r for r in smtp.received if r.rcpt_tos]) >= 3  # the other meeting's invitations went
