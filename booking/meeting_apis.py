@@ -112,6 +112,9 @@ class OfferInput(serializers.Serializer):
     slots = SlotChoiceInput(many=True, required=False, max_length=6)
     count = serializers.IntegerField(required=False, default=3, min_value=1, max_value=6)
     expires_in_working_days = serializers.IntegerField(required=False, min_value=1, max_value=10)
+    allow_late = StrictBooleanField(
+        required=False, default=False, help_text="The best times may fall after the mediation due date"
+    )
 
 
 def offer_as_dict(offer: Offer, *, token: str | None = None, public: bool = False) -> dict[str, Any]:
@@ -160,6 +163,7 @@ class CaseOfferCreateApi(APIView):
             choices=choices or None,
             count=data.validated_data["count"],
             expiry_working_days=data.validated_data.get("expires_in_working_days"),
+            allow_late=data.validated_data["allow_late"],
         )
         return Response(offer_as_dict(offer, token=token), status=status.HTTP_201_CREATED)
 

@@ -59,11 +59,13 @@ def offer_from_token(token: str) -> Offer | None:
     return offer
 
 
-def _best_choices(case: Case, now: datetime, count: int, replacing: tuple[int, ...] = ()) -> list[SlotChoice]:
+def _best_choices(
+    case: Case, now: datetime, count: int, replacing: tuple[int, ...] = (), allow_late: bool = False
+) -> list[SlotChoice]:
     """The earliest slots that do not overlap one another (holds on shared people must not clash), on different days
-    where possible. The holds of the offers `replacing` count as free."""
-    # Once the LA has recorded that 30 days cannot be met, the case stays schedulable after the due date.
-    late = case.state == State.NOT_ARRANGED_30_DAYS
+    where possible. The holds of the offers `replacing` count as free. After the mediation due date only when asked,
+    or once the LA has recorded that 30 days cannot be met (the case stays schedulable after it)."""
+    late = allow_late or case.state == State.NOT_ARRANGED_30_DAYS
     query = SlotQuery(limit=300, allow_late=late, free_holds_of=replacing)
     result = case_slot_search(case=case, query=query, now=now)
     picked: list[Any] = []
@@ -140,6 +142,7 @@ def offer_create(
     choices: list[SlotChoice] | None = None,
     count: int = 3,
     expiry_working_days: int | None = None,
+    allow_late: bool = False,
 ) -> tuple[Offer, str]:
     case = case_lock(case.pk)
     if case.state not in OFFERABLE_STATES or (case.state == State.ISSUES_CAPTURED and case.health_involved):
@@ -158,13 +161,14 @@ def offer_create(
         _assert_apart(choices)
         choices = [_verify_choice(case, c, now, replaced) for c in choices]
     else:
-        choices = _best_choices(case, now, count, replaced)
+        choices = _best_choices(case, now, count, replaced, allow_late)
     if not choices:
         raise ConflictError(
-            "No time suits everyone this meeting needs. Widen the search (allow_late) or record that mediation "
-            "cannot be arranged within 30 days.",
-            {"statutory_path": {"to": State.NOT_ARRANGED_30_DAYS}},
-        )
+            "No time suits everyone this meeting needs"
+            + ("." if allow_late else " before the mediation due date. Include times after it, or record that "
+               "mediation cannot be arranged within 30 days."),
+            {"statutory_path": {"to": State.NOT_ARRANGED_30_DAYS}, "allow_late": allow_late},
+        )  # fmt: skip
     days = expiry_working_days or settings.OFFER_EXPIRY_WORKING_DAYS
     expires_at = now + (
         datetime.combine(statutory.add_working_days(local_day(now), days), now.time())

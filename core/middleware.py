@@ -7,6 +7,8 @@ views let them propagate. Any transaction the view was in has been rolled back b
 MembershipsRememberedMiddleware: each user's memberships are read at most once per request (core.tenancy).
 
 NulBytesRefusedMiddleware: no text with a NUL byte reaches a view (PostgreSQL cannot store or compare one).
+
+NotStoredMiddleware: what the app answers (a family's meeting, a case) is not kept by browsers or proxies.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Callable
 
 from django.core.exceptions import BadRequest
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.cache import patch_cache_control
 from django.template.loader import render_to_string
 
 from core.errors import RETRY_AFTER_SECONDS, database_unavailable
@@ -76,3 +79,18 @@ class NulBytesRefusedMiddleware:
             if any("\x00" in value for _, values in request.POST.lists() for value in values):
                 raise BadRequest("A value holds a NUL byte.")
         return self.get_response(request)
+
+
+class NotStoredMiddleware:
+    """Pages and answers carry a family's meeting, a case or a token: a shared phone's browser, or a proxy, must not
+    keep them (Back after signing out asks the server again). Static files are served before this, with their own
+    long cache; a view that sets Cache-Control keeps its own."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not response.has_header("Cache-Control"):
+            patch_cache_control(response, no_store=True, private=True)
+        return response

@@ -14,15 +14,7 @@ from booking.offers import SlotChoice
 from web import text
 
 ATTENDANCE = [("in_person", "I will come in person"), ("online", "I will join online")]
-WEEKDAYS = [
-    (0, "Monday"),
-    (1, "Tuesday"),
-    (2, "Wednesday"),
-    (3, "Thursday"),
-    (4, "Friday"),
-    (5, "Saturday"),
-    (6, "Sunday"),
-]
+WEEKDAYS = list(enumerate(text.WEEKDAY_NAMES))
 
 
 def _strip(value: Any) -> str:

@@ -38,8 +38,9 @@ def family_needs_update(*, case: Case, needs: FamilyNeeds) -> None:
             changes["meeting_preference"] = needs.attendance
         if needs.interpreter_language:
             changes["interpreter_language"] = needs.interpreter_language
-        if needs.adjustments:
-            changes["access_notes"] = needs.adjustments
+        if needs.adjustments and needs.adjustments not in main.access_notes:
+            # Added to what the coordinator wrote down, never in its place.
+            changes["access_notes"] = "\n".join(n for n in (main.access_notes, needs.adjustments) if n)
         if "meeting_preference" in changes and main.meeting_preference != needs.attendance:
             main.meeting_preference = needs.attendance
             main.save(update_fields=["meeting_preference"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 FEATURE_WORDS = {
     "step_free": "step-free access",
     "hearing_loop": "hearing loop",
@@ -37,12 +38,12 @@ def long_day(value: date) -> str:
 
 
 def when(start: datetime, end: datetime, tz: str) -> str:
-    """Tuesday 14 April, 10am to 1pm (in the given zone)."""
+    """Tuesday 14 April 2026, 10am to 1pm (in the given zone): with the year, as times are offered across one."""
     zone = ZoneInfo(tz)
     a, b = start.astimezone(zone), end.astimezone(zone)
     if a.date() == b.date():
-        return f"{day(a.date())}, {clock(a)} to {clock(b)}"
-    return f"{day(a.date())}, {clock(a)} to {day(b.date())}, {clock(b)}"
+        return f"{long_day(a.date())}, {clock(a)} to {clock(b)}"
+    return f"{long_day(a.date())}, {clock(a)} to {long_day(b.date())}, {clock(b)}"
 
 
 def features(names: list[str]) -> str:

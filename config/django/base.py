@@ -42,6 +42,7 @@ MIDDLEWARE = [
     "core.middleware.NulBytesRefusedMiddleware",
     # Static files from the app itself (compressed, cached for a year under hashed names in production).
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "core.middleware.NotStoredMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -67,6 +68,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "web.context.staff_menu",
             ],
         },
     },

@@ -46,6 +46,7 @@ def test_it_lists_the_offered_times_in_plain_english_and_nothing_about_the_case(
 @time_machine.travel(NOW, tick=False)
 def test_the_family_confirms_a_time_and_says_what_they_need(offered: Any) -> None:
     _, case, offer, token = offered
+    case.participants.filter(role="parent").update(access_notes="Step-free entrance")  # the coordinator's note
     slot = offer.slots.order_by("rank")[1]
     response = Client().post(
         _url(token),
@@ -62,7 +63,7 @@ def test_the_family_confirms_a_time_and_says_what_they_need(offered: Any) -> Non
     meeting = Meeting.objects.get(case=case)
     assert meeting.status == "confirmed" and meeting.start == slot.start
     parent = case.participants.get(role="parent")
-    assert parent.interpreter_language == "Polish" and parent.access_notes == "Breaks every hour"
+    assert parent.interpreter_language == "Polish" and parent.access_notes == "Step-free entrance\nBreaks every hour"
     assert parent.meeting_preference == "online"
     supporter = case.participants.get(role="supporter")
     assert (supporter.name, supporter.relationship, supporter.required) == ("Pat Friend", "aunt", False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, time
 from typing import Any
 
@@ -180,6 +181,10 @@ def test_a_mediator_edits_weekly_times_and_days_off(tenant: Any) -> None:
     )
     rule = AvailabilityRule.objects.get()
     assert (rule.weekday, rule.start_time, rule.end_time) == (1, time(9), time(15))
+    page = client.get("/mediator/").content.decode()
+    assert 'class="govuk-table__header">Tuesday</th>' in page  # the day is named in its row
+    ids = re.findall(r'id="([^"]+)"', page)
+    assert len(ids) == len(set(ids))  # two forms with start and end times, no id twice
     bad_rule = client.post("/mediator/rules/", {"weekday": 1, "start_time": "15:00", "end_time": "09:00"})
     assert bad_rule.status_code == 400 and "The end time must be after the start time" in bad_rule.content.decode()
     off = client.post("/mediator/exceptions/", {"kind": "off", "first_day": "2026-12-08"})
@@ -187,7 +192,7 @@ def test_a_mediator_edits_weekly_times_and_days_off(tenant: Any) -> None:
     exception = AvailabilityException.objects.get()
     assert (exception.first_day, exception.last_day) == (date(2026, 12, 8), date(2026, 12, 8))
     bad = client.post("/mediator/exceptions/", {"kind": "off", "first_day": "2026-12-08", "last_day": "2026-12-01"})
-    assert bad.status_code == 400 and 'href="#id_last_day"' in bad.content.decode()
+    assert bad.status_code == 400 and 'href="#id_change_last_day"' in bad.content.decode()
     assert AvailabilityException.objects.count() == 1
     assert client.post(f"/mediator/exceptions/{exception.pk}/remove/").status_code == 302
     assert client.post(f"/mediator/rules/{rule.pk}/remove/").status_code == 302
@@ -263,3 +268,28 @@ def test_a_mediator_connects_their_calendar_and_a_bad_password_writes_nothing(te
         assert client.post("/mediator/calendar/sync/").status_code == 302
         assert client.post("/mediator/calendar/disconnect/").status_code == 302
         assert not CalendarConnection.objects.exists()
+
+
+def test_the_menu_offers_each_user_only_the_pages_they_have(tenant: Any) -> None:
+    from core.models import Membership
+
+    def menu(user: Any) -> list[str]:
+        page = _client(user).get("/").content.decode()
+        return re.findall(r'<li><a href="(/[^"]*)">', page.split('aria-label="Staff menu"', 1)[1].split("</nav>")[0])
+
+    assert menu(tenant["coordinator"]) == ["/dashboard/", "/reports/"]
+    mediator_user = get_user_model().objects.create_user("med-menu", password="pw")
+    tenant["mediator"].user = mediator_user
+    tenant["mediator"].save()
+    assert menu(mediator_user) == ["/dashboard/", "/mediator/"]
+    commissioner = get_user_model().objects.create_user("commissioner-menu", password="pw")
+    Membership.objects.create(user=commissioner, organisation=tenant["la"], role="commissioner")
+    assert menu(commissioner) == ["/reports/"]
+    assert "reports" in _client(commissioner).get("/staff/").content.decode()
+
+
+def test_pages_are_not_kept_by_browsers_or_proxies(tenant: Any) -> None:
+    response = _client(tenant["coordinator"]).get(f"/cases/{tenant['case'].pk}/")
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"]
+    assert "no-store" in Client().get("/").headers["Cache-Control"]

@@ -13,14 +13,14 @@ from web.selectors import risk_reasons
 @pytest.mark.parametrize(
     ("start", "end", "expected"),
     [
-        (datetime(2026, 4, 14, 9, tzinfo=UTC), datetime(2026, 4, 14, 12, tzinfo=UTC), "Tuesday 14 April, 10am to 1pm"),
+        (datetime(2026, 4, 14, 9, tzinfo=UTC), datetime(2026, 4, 14, 12, tzinfo=UTC), "Tuesday 14 April 2026, 10am to 1pm"),
         (datetime(2026, 12, 8, 12, tzinfo=UTC), datetime(2026, 12, 8, 14, 30, tzinfo=UTC),
-         "Tuesday 8 December, midday to 2:30pm"),
+         "Tuesday 8 December 2026, midday to 2:30pm"),
         # The clocks go back on 25 October 2026: 9:30 UTC is 10:30am before and 9:30am after.
         (datetime(2026, 10, 24, 9, 30, tzinfo=UTC), datetime(2026, 10, 24, 11, tzinfo=UTC),
-         "Saturday 24 October, 10:30am to midday"),
+         "Saturday 24 October 2026, 10:30am to midday"),
         (datetime(2026, 10, 26, 9, 30, tzinfo=UTC), datetime(2026, 10, 26, 11, tzinfo=UTC),
-         "Monday 26 October, 9:30am to 11am"),
+         "Monday 26 October 2026, 9:30am to 11am"),
     ],
 )  # fmt: skip
 def test_it_writes_times_as_people_say_them(start: datetime, end: datetime, expected: str) -> None:

@@ -119,3 +119,9 @@ def is_checked(field: Any, value: Any) -> bool:
     if isinstance(current, list | tuple):
         return str(value) in [str(v) for v in current]
     return current is not None and str(current) == str(value)
+
+
+@register.filter
+def weekday(number: int) -> str:
+    """0 → Monday."""
+    return text.WEEKDAY_NAMES[number]

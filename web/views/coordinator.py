@@ -173,6 +173,7 @@ def offer(request: HttpRequest, case_id: int) -> HttpResponse:
             now=timezone.now(),
             choices=form.choices() or None,
             count=form.cleaned_data.get("best") or 3,
+            allow_late=search.is_valid() and bool(search.cleaned_data.get("allow_late")),
         )
     except ApplicationError as exc:
         return _slot_page(request, case, search, offer_form=form, error=exc.message, status=exc.status_code)

@@ -23,6 +23,8 @@ from web.forms import CalendarConnectForm, ExceptionForm, RuleForm
 from web.selectors import mediator_for, mediator_upcoming, meeting_attendees
 from web.views.pages import LOGIN_URL
 
+EXCEPTION_IDS = "id_change_%s"  # both forms have start and end times: their inputs need different ids
+
 
 def _mine(request: HttpRequest) -> tuple[Mediator, Resource]:
     mediator = mediator_for(request.user)
@@ -43,7 +45,7 @@ def _page(request: HttpRequest, *, rule_form: RuleForm | None = None, exception_
         .filter(last_day__gte=local_today(now))
         .order_by("first_day"),
         "rule_form": rule_form or RuleForm(),
-        "exception_form": exception_form or ExceptionForm(),
+        "exception_form": exception_form or ExceptionForm(auto_id=EXCEPTION_IDS),
         "form": rule_form if rule_form is not None and rule_form.errors else (exception_form or calendar_form),
         "meetings": meetings,
         "calendar_form": calendar_form or CalendarConnectForm(),
@@ -95,7 +97,7 @@ def rule_remove(request: HttpRequest, rule_id: int) -> HttpResponse:
 @require_POST
 def exception_add(request: HttpRequest) -> HttpResponse:
     mediator, resource = _mine(request)
-    form = ExceptionForm(request.POST)
+    form = ExceptionForm(request.POST, auto_id=EXCEPTION_IDS)
     if form.is_valid():
         try:
             availability.exception_create(resource=resource, timezone=mediator.timezone, **form.cleaned_data)
