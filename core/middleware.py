@@ -18,8 +18,8 @@ from collections.abc import Callable
 
 from django.core.exceptions import BadRequest
 from django.http import Http404, HttpRequest, HttpResponse
-from django.utils.cache import patch_cache_control
 from django.template.loader import render_to_string
+from django.utils.cache import patch_cache_control
 
 from core.errors import RETRY_AFTER_SECONDS, database_unavailable
 from core.security import path_for_logs

@@ -13,7 +13,8 @@ from web.selectors import risk_reasons
 @pytest.mark.parametrize(
     ("start", "end", "expected"),
     [
-        (datetime(2026, 4, 14, 9, tzinfo=UTC), datetime(2026, 4, 14, 12, tzinfo=UTC), "Tuesday 14 April 2026, 10am to 1pm"),
+        (datetime(2026, 4, 14, 9, tzinfo=UTC), datetime(2026, 4, 14, 12, tzinfo=UTC),
+         "Tuesday 14 April 2026, 10am to 1pm"),
         (datetime(2026, 12, 8, 12, tzinfo=UTC), datetime(2026, 12, 8, 14, 30, tzinfo=UTC),
          "Tuesday 8 December 2026, midday to 2:30pm"),
         # The clocks go back on 25 October 2026: 9:30 UTC is 10:30am before and 9:30am after.
