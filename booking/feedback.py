@@ -1,6 +1,7 @@
 """Family feedback after the meeting: a random link per family member, a score from 1 to 5 and a comment.
 
-The link's token is stored only as its SHA-256, like an offer's, so a copy of the database holds no usable link.
+The link's token is stored only as its SHA-256, like an offer's. The email that carries it keeps the link only until
+it is sent (notifications.sending), so a copy of the database holds no usable link once the outbox has done its work.
 """
 
 from __future__ import annotations

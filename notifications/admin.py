@@ -14,7 +14,7 @@ class MessageAdmin(admin.ModelAdmin):
     list_display = ["kind", "channel", "to", "status", "due_at", "sent_at", "attempts", "case"]
     list_filter = ["status", "kind", "channel"]
     search_fields = ["to", "case__reference"]
-    exclude = ["callback_token"]
+    exclude = ["callback_token", "context"]  # the context of a pending offer holds the family's link
 
     def has_add_permission(self, request: Any) -> bool:
         return False

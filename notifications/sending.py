@@ -44,7 +44,14 @@ def message_claim(message_id: int, *, now: datetime) -> bool:
     )
 
 
+FINISHED = (Message.Status.SENT, Message.Status.FAILED, Message.Status.CANCELLED, Message.Status.SUPPRESSED)
+
+
 def _set(message: Message, **fields: Any) -> None:
+    """Save the fields given. A row that is finished with forgets the family's link it carried (an offer's or a
+    feedback request's): only the tokens' hashes are kept, so a copy of the database holds no link that works."""
+    if fields.get("status") in FINISHED and "link" in (message.context or {}):
+        fields["context"] = {k: v for k, v in message.context.items() if k != "link"}
     for name, value in fields.items():
         setattr(message, name, value)
     message.save(update_fields=[*fields, "updated_at"])
@@ -119,8 +126,8 @@ def message_send(message_id: int, *, now: datetime | None = None) -> str:
     if message.channel == Message.Channel.SMS:
         blocked = _sms_blocked(message, now)
         if blocked:
-            _set(message, status=Message.Status.SUPPRESSED, last_error=f"number {blocked}", lease_until=None)
             _email_fallback(message, now)
+            _set(message, status=Message.Status.SUPPRESSED, last_error=f"number {blocked}", lease_until=None)
             return "suppressed"
         later = _quiet_hours(now)
         if later is not None:
@@ -168,8 +175,8 @@ def _failed(message: Message, exc: TransportError, now: datetime) -> str:
 
     if exc.permanent and exc.code == "21610":
         SmsNumber.objects.update_or_create(number=message.to, defaults={"opted_out": True})
-        _set(message, status=Message.Status.SUPPRESSED, last_error=exc.message, lease_until=None)
         _email_fallback(message, now)
+        _set(message, status=Message.Status.SUPPRESSED, last_error=exc.message, lease_until=None)
         return "suppressed"
     if exc.permanent and exc.code in ("21211", "21614"):
         SmsNumber.objects.update_or_create(number=message.to, defaults={"invalid": True})

@@ -104,6 +104,9 @@ def _family(case: Any) -> Iterable[Any]:
     return [p for p in case.participants.all() if p.role in FAMILY_ROLES]
 
 
+LINK_KINDS = (Message.Kind.OFFER, Message.Kind.OFFER_EXPIRING, Message.Kind.FEEDBACK)  # they carry a family's link
+
+
 def cancel_pending(
     *, meeting: Any = None, offer: Any = None, attendee: Any = None, kinds: Iterable[str] | None = None
 ) -> int:
@@ -116,7 +119,11 @@ def cancel_pending(
         qs = qs.filter(offer=offer)
     if kinds is not None:
         qs = qs.filter(kind__in=list(kinds))
-    return qs.update(status=Message.Status.CANCELLED, last_error="no longer applies")
+    # The rows that carry a family's link carry nothing else: they forget it with their turn (sending._set).
+    linked = qs.filter(kind__in=LINK_KINDS).update(
+        status=Message.Status.CANCELLED, last_error="no longer applies", context={}
+    )
+    return linked + qs.update(status=Message.Status.CANCELLED, last_error="no longer applies")
 
 
 def _reminder_offsets(organisation: Any) -> list[dict[str, Any]]:

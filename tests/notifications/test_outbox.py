@@ -319,3 +319,23 @@ def test_a_message_that_cannot_be_written_fails_alone_and_the_outbox_goes_on(ser
     assert outcomes.count("failed") == emails.count()
     assert set(Message.objects.filter(meeting=fine, kind="invitation").values_list("status", flat=True)) == {"sent"}
     assert len([r for r in smtp.received if r.rcpt_tos]) >= 3  # the other meeting's invitations went
+
+
+def test_a_familys_link_is_forgotten_once_its_message_is_done_with(servers: Any) -> None:
+    """Offer tokens are stored as hashes; the outbox keeps the link only until the message has gone (or never will)."""
+    from booking.offers import offer_create
+
+    t = helpers.tenant(today=date(2026, 11, 27))
+    helpers.mediator(t)
+    case = helpers.case(t, la_notified=date(2026, 11, 20))
+    with time_machine.travel(NOW, tick=False):
+        first, _ = offer_create(case=case, actor=t["coordinator"], now=NOW)
+        offered = Message.objects.filter(offer=first, kind="offer")
+        assert offered and all("/book/" in m.context["link"] for m in offered)
+        assert "sent" in _send_all(NOW)
+        assert all(m.context == {} for m in offered.filter(status="sent"))
+        expiring = Message.objects.get(offer=first, kind="offer_expiring", channel="email")
+        assert "link" in expiring.context  # still to go
+        offer_create(case=case, actor=t["coordinator"], now=NOW)  # replaces the first: its reminder is cancelled
+    expiring.refresh_from_db()
+    assert (expiring.status, expiring.context) == ("cancelled", {})
