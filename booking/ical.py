@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from icalendar import Alarm, Calendar, Component, Event, vCalAddress, vDuration
 
-PRODID = "-//SEND Mediation Booking//EN"
+PRODID = "-//Mediation Booking//EN"
 SOURCE_PROPERTY = "X-SEND-MEDIATION-SOURCE"
 ROLES = frozenset({"CHAIR", "REQ-PARTICIPANT", "OPT-PARTICIPANT"})
 PARTSTATS = frozenset({"ACCEPTED", "DECLINED", "TENTATIVE", "DELEGATED", "NEEDS-ACTION"})

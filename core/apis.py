@@ -26,6 +26,7 @@ class OrganisationOutput(serializers.Serializer):
     served_authorities = RelatedIdsField()
     partner_icbs = RelatedIdsField()
     scheduling_email = serializers.CharField(help_text="An email address, or empty when none is set.")
+    sender = serializers.CharField(help_text="How messages to families name the organisation (neutral wording).")
 
 
 class OrganisationListApi(PaginatedApi, APIView):

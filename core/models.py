@@ -5,12 +5,22 @@ Tenancy starts here: a staff user sees what belongs to the organisations they ho
 
 from __future__ import annotations
 
+import re
 from datetime import time
 from zoneinfo import available_timezones
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+
+SENSITIVE_WORDS = re.compile(r"\b(SEND|EHCP|EHC|tribunal|special educational|disabilit\w*)\b", re.IGNORECASE)
+
+
+def validate_neutral(value: str) -> None:
+    """Words that tell whoever sees a message (on a lock screen, a shared inbox) what it is about."""
+    found = SENSITIVE_WORDS.search(value)
+    if found:
+        raise ValidationError(f"Messages to families must not name what they are about: leave out {found[0]!r}.")
 
 
 def validate_timezone(value: str) -> None:
@@ -47,6 +57,13 @@ class Organisation(models.Model):
         limit_choices_to={"kind": Kind.ICB},
     )
     scheduling_email = models.EmailField(blank=True, help_text="The address invitations come from (providers).")
+    sender_name = models.CharField(
+        max_length=100,
+        blank=True,
+        validators=[validate_neutral],
+        help_text="How emails and invitations to families name the provider, with no 'SEND', 'EHCP' or 'tribunal' "
+        "(default: Mediation service).",
+    )
     contact_phone = models.CharField(max_length=30, blank=True)
     # Default working hours for staff who publish no availability.
     default_weekdays = models.CharField(max_length=20, default="0,1,2,3,4", help_text="0 = Monday … 6 = Sunday")
@@ -65,6 +82,15 @@ class Organisation(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def sender(self) -> str:
+        """The name families see in a sender, a footer or a calendar's organiser: neutral, never the legal name
+        (which may say "SEND")."""
+        return self.sender_name or DEFAULT_SENDER
+
+
+DEFAULT_SENDER = "Mediation service"
 
 
 class Membership(models.Model):

@@ -35,7 +35,7 @@ def organizer(meeting: Meeting) -> tuple[str, str]:
     provider = case.provider
     address = provider.scheduling_email or settings.DEFAULT_FROM_EMAIL
     coordinator = case.created_by.get_full_name() if case.created_by else ""
-    name = f"{coordinator} ({provider.name})" if coordinator else provider.name
+    name = f"{coordinator} ({provider.sender})" if coordinator else provider.sender
     return address, name
 
 
@@ -52,7 +52,7 @@ def invite_for(meeting: Meeting, *, cancelled: bool = False, attendee: Any = Non
     contact = provider.scheduling_email or settings.DEFAULT_FROM_EMAIL
     description = (
         "Mediation meeting arranged by "
-        + provider.name
+        + provider.sender
         + (". Place: " + place if place else ". Online: the joining link is in your email.")
         + f" Questions: {contact}"
         + (f" or {provider.contact_phone}" if provider.contact_phone else "")
@@ -76,7 +76,7 @@ def invite_for(meeting: Meeting, *, cancelled: bool = False, attendee: Any = Non
 
 def _context(message: Message) -> dict[str, Any]:
     context: dict[str, Any] = {
-        "service_name": message.organisation.name,
+        "service_name": message.organisation.sender,
         "recipient_name": message.recipient_name,
         "tz": settings.DISPLAY_TIME_ZONE,
         **(message.context or {}),
@@ -105,7 +105,7 @@ def email_parts(message: Message, *, now: datetime) -> dict[str, Any]:
     address, name = (
         organizer(message.meeting)
         if message.meeting is not None
-        else (message.organisation.scheduling_email or settings.DEFAULT_FROM_EMAIL, message.organisation.name)
+        else (message.organisation.scheduling_email or settings.DEFAULT_FROM_EMAIL, message.organisation.sender)
     )
     parts: dict[str, Any] = {"subject": subject, "text": text, "html": html, "from_email": address, "from_name": name}
     meeting = message.meeting

@@ -41,7 +41,7 @@ def family_calendar(meeting: Meeting, *, booking_url: str, now: datetime) -> byt
         location=location,
         description=description,
         organizer_email=provider.scheduling_email or settings.DEFAULT_FROM_EMAIL,
-        organizer_name=provider.name,
+        organizer_name=provider.sender,
         attendees=attendees,
         url=booking_url,
     )

@@ -85,6 +85,36 @@ def test_no_email_subject_or_body_carries_them(messages: list[Message]) -> None:
             assert _forbidden(parts["calendar"].decode()) == [], message.kind
 
 
+def test_messages_name_the_provider_neutrally_never_by_a_legal_name_that_says_send(
+    world: Any, messages: list[Message]
+) -> None:
+    """DOMAIN.md: no "SEND", "EHCP" or "tribunal" wording in what families are sent; a neutral sender."""
+    from django.core.exceptions import ValidationError
+
+    from core.models import Organisation
+
+    Organisation.objects.filter(pk=world.provider_a.pk).update(name="Coastal SEND Mediation CIC", sender_name="")
+    for message in (m for m in messages if m.channel == "email"):
+        message.refresh_from_db()
+        parts = render.email_parts(message, now=NOW)
+        written = " ".join([parts["from_name"], parts["subject"], parts["text"], parts["html"]])
+        written += (parts.get("calendar") or b"").decode()
+        assert "SEND" not in written and "Coastal" not in written, message.kind
+        assert "Mediation service" in parts["from_name"], parts["from_name"]
+    Organisation.objects.filter(pk=world.provider_a.pk).update(sender_name="Coastal Mediation")
+    message = next(m for m in messages if m.kind == "invitation" and m.channel == "email")
+    message.refresh_from_db()
+    parts = render.email_parts(message, now=NOW)
+    organizer = next(
+        line for line in parts["calendar"].decode().replace("\r\n ", "").split("\r\n") if "ORGANIZER" in line
+    )
+    assert "Coastal Mediation" in parts["from_name"] and "Coastal Mediation" in organizer
+    provider = Organisation.objects.get(pk=world.provider_a.pk)
+    provider.sender_name = "Coastal SEND Mediation"
+    with pytest.raises(ValidationError):
+        provider.full_clean()
+
+
 def test_no_calendar_title_carries_them(world: Any, messages: list[Message]) -> None:
     meeting = world.meeting_a
     invite = render.invite_for(meeting)

@@ -169,6 +169,9 @@ def _organisations() -> dict[str, Organisation]:
         orgs[code], _ = Organisation.objects.get_or_create(
             code=code, defaults={"name": name, "kind": kind, "scheduling_email": email}
         )
+    if not orgs["harbour-mediation"].sender_name:  # its legal name says "SEND"; families see a neutral one
+        orgs["harbour-mediation"].sender_name = "Harbour Mediation"
+        orgs["harbour-mediation"].save(update_fields=["sender_name"])
     orgs["harbour-mediation"].served_authorities.add(orgs["west-downs"], orgs["east-weald"])
     orgs["other-provider"].served_authorities.add(orgs["north-shire"])
     orgs["west-downs"].partner_icbs.add(orgs["south-downs-icb"])
