@@ -6,8 +6,9 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core import signing
@@ -170,10 +171,11 @@ def offer_create(
             {"statutory_path": {"to": State.NOT_ARRANGED_30_DAYS}, "allow_late": allow_late},
         )  # fmt: skip
     days = expiry_working_days or settings.OFFER_EXPIRY_WORKING_DAYS
-    expires_at = now + (
-        datetime.combine(statutory.add_working_days(local_day(now), days), now.time())
-        - datetime.combine(local_day(now), now.time())
-    )
+    # The same time of day in UK time, that many working days on, whatever the clocks do in between.
+    local_now = now.astimezone(ZoneInfo(settings.DISPLAY_TIME_ZONE))
+    expires_at = datetime.combine(
+        statutory.add_working_days(local_now.date(), days), local_now.time(), tzinfo=local_now.tzinfo
+    ).astimezone(UTC)
     raw = secrets.token_urlsafe(24)
     offer = Offer.objects.create(
         case=case,

@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -212,10 +213,19 @@ def _meeting_message(
     )
 
 
+def reminder_due(start: datetime, minutes_before: int) -> datetime:
+    """When a reminder goes. Whole days before keep the meeting's time of day in UK time across a change of the
+    clocks (a week before a 10am meeting is 10am); shorter offsets are exact."""
+    if minutes_before % (24 * 60):
+        return start - timedelta(minutes=minutes_before)
+    local = start.astimezone(ZoneInfo(settings.DISPLAY_TIME_ZONE))
+    return (local - timedelta(minutes=minutes_before)).astimezone(UTC)  # wall-clock arithmetic in the zone
+
+
 def _reminders(meeting: Any, attendees: list[Any], now: datetime) -> list[Message | None]:
     messages = []
     for offset in _reminder_offsets(_provider(meeting.case)):
-        due = meeting.start - timedelta(minutes=int(offset["minutes_before"]))
+        due = reminder_due(meeting.start, int(offset["minutes_before"]))
         if due <= now:
             continue
         for attendee in attendees:

@@ -401,3 +401,13 @@ def test_chosen_times_are_at_most_six_and_do_not_overlap() -> None:
     assert overlapping.status_code == 400, overlapping.content
     assert overlapping.json()["message"] == "Times 1 and 3 overlap: choose times that do not."
     assert not Offer.objects.exists() and not Occupancy.objects.exists()
+
+
+def test_an_offer_expires_at_the_same_uk_time_of_day_across_a_change_of_the_clocks() -> None:
+    made = datetime(2027, 10, 28, 10, tzinfo=UTC)  # Thursday 11am BST; the clocks go back on Sunday 31 October
+    with time_machine.travel(made, tick=False):
+        t = helpers.tenant(today=date(2027, 10, 28))
+        helpers.mediator(t, accreditation_expires=date(2030, 1, 1))
+        case = helpers.case(t, la_notified=date(2027, 10, 25))
+        body = _offer(t, case, {"count": 1})
+    assert body["expires_at"] == "2027-11-02T11:00:00+00:00"  # Tuesday 11am GMT, 3 working days on

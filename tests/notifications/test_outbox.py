@@ -339,3 +339,13 @@ def test_a_familys_link_is_forgotten_once_its_message_is_done_with(servers: Any)
         offer_create(case=case, actor=t["coordinator"], now=NOW)  # replaces the first: its reminder is cancelled
     expiring.refresh_from_db()
     assert (expiring.status, expiring.context) == ("cancelled", {})
+
+
+def test_reminders_whole_days_before_keep_the_uk_time_of_day_across_a_change_of_the_clocks() -> None:
+    from notifications.services import reminder_due
+
+    # Monday 1 November 2027, 10am GMT; the clocks went back on Sunday 31 October.
+    start = datetime(2027, 11, 1, 10, tzinfo=UTC)
+    assert reminder_due(start, 7 * 24 * 60) == datetime(2027, 10, 25, 9, tzinfo=UTC)  # 10am BST
+    assert reminder_due(start, 24 * 60) == datetime(2027, 10, 31, 10, tzinfo=UTC)  # 10am GMT
+    assert reminder_due(start, 120) == datetime(2027, 11, 1, 8, tzinfo=UTC)  # two hours is two hours
