@@ -152,12 +152,17 @@ def _event(
     invite: MeetingInvite, dtstamp: datetime, *, status: str | None, attendees: list[Attendee], organizer: bool
 ) -> Event:
     zone = ZoneInfo(invite.tz)
+    start, end = invite.start.astimezone(zone), invite.end.astimezone(zone)
+    if _repeated(start) or _repeated(end):
+        # The hour the clocks go back comes twice, and a local time with TZID names the first (RFC 5545 3.3.5):
+        # such a meeting is written in UTC, which every client reads the same way.
+        start, end = start.astimezone(UTC), end.astimezone(UTC)
     event = Event.new(
         uid=invite.uid,
         sequence=invite.sequence,
         stamp=dtstamp.astimezone(UTC),
-        start=invite.start.astimezone(zone),
-        end=invite.end.astimezone(zone),
+        start=start,
+        end=end,
         summary=invite.summary,
         location=invite.location,
         description=invite.description,
@@ -169,6 +174,11 @@ def _event(
     if status is not None:
         event.add("STATUS", status)
     return event
+
+
+def _repeated(local: datetime) -> bool:
+    """Whether this wall-clock time happens twice in its zone (the hour before the clocks go back)."""
+    return local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset()
 
 
 def _address(attendee: Attendee) -> vCalAddress:

@@ -194,6 +194,21 @@ def test_it_keeps_the_utc_instant_across_dst(day: date, utc_hour: int) -> None:
         assert event.end.astimezone(UTC) == utc + timedelta(hours=2)
 
 
+def test_a_meeting_in_the_hour_that_comes_twice_is_written_in_utc() -> None:
+    """01:00-02:00 local happens twice on 25 October 2026; a TZID time would name the first (RFC 5545 3.3.5)."""
+    start = datetime(2026, 10, 25, 0, 30, tzinfo=UTC)  # 01:30 BST: the first 01:30
+    for begin, finish in [
+        (start, start + timedelta(hours=1)),
+        (start + timedelta(hours=1), start + timedelta(hours=2)),
+    ]:
+        data = build_request(make_invite(start=begin, end=finish), dtstamp=DTSTAMP).decode()
+        _, event = only_event(data)
+        assert "DTSTART:" in data and "DTSTART;TZID" not in data
+        assert (event.start, event.end) == (begin, finish)
+    ordinary = build_request(make_invite(), dtstamp=DTSTAMP).decode()
+    assert "DTSTART;TZID=Europe/London:20261104T100000" in ordinary
+
+
 def test_it_converts_a_start_given_in_another_zone_to_the_meeting_zone() -> None:
     start = datetime(2026, 3, 29, 9, tzinfo=UTC)
     _, event = only_event(build_request(make_invite(start=start, end=start + timedelta(hours=1)), dtstamp=DTSTAMP))
