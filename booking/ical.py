@@ -17,7 +17,17 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from icalendar import Alarm, Calendar, Component, Event, vCalAddress, vDuration
+from icalendar import (
+    Alarm,
+    Calendar,
+    Component,
+    Event,
+    Timezone,
+    TimezoneDaylight,
+    TimezoneStandard,
+    vCalAddress,
+    vDuration,
+)
 
 PRODID = "-//Mediation Booking//EN"
 SOURCE_PROPERTY = "X-SEND-MEDIATION-SOURCE"
@@ -204,15 +214,98 @@ def _calendar(method: str | None, events: list[Event], invites: list[MeetingInvi
     cal.add("VERSION", "2.0")
     if method is not None:
         cal.add("METHOD", method)
-    for event in events:
-        cal.add_component(event)
+    first = last = None
     if invites:
         first = min(i.start.astimezone(ZoneInfo(i.tz)).date() for i in invites)
         last = max(i.end.astimezone(ZoneInfo(i.tz)).date() for i in invites)
-        # Only the years the events need: the default range (1970-2038) adds kilobytes of RDATEs.
+        for tzid in sorted({i.tz for i in invites} - {"UTC"}):
+            vtimezone = _yearly_vtimezone(tzid, first.year, last.year)
+            if vtimezone is not None:
+                cal.add_component(vtimezone)  # before the events, as clients expect
+    for event in events:
+        cal.add_component(event)
+    if first is not None and last is not None and cal.get_missing_tzids():
+        # A zone whose changes follow no yearly rule: each change written out, for only the years the events need
+        # (the default range, 1970-2038, adds kilobytes of RDATEs).
         cal.add_missing_timezones(first_date=date(first.year, 1, 1), last_date=date(last.year + 1, 1, 1))
         _fix_onsets(cal)
     return cal
+
+
+WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+
+
+def _yearly_vtimezone(tzid: str, first_year: int, last_year: int) -> Timezone | None:
+    """The zone as Outlook writes and reads it: one STANDARD and one DAYLIGHT observance, each with a yearly rule
+    (Europe/London: the last Sunday of March at 01:00, of October at 02:00), starting in the first year the events
+    need. None when its clock changes from then to a year past the last follow no such rule."""
+    zone = ZoneInfo(tzid)
+    years = range(first_year, last_year + 2)
+    changes = [_changes(zone, year) for year in years]
+    if not changes[0]:
+        if any(changes):
+            return None
+        offset = datetime(first_year, 1, 1, tzinfo=UTC).astimezone(zone)
+        standard = TimezoneStandard()
+        standard.add("DTSTART", datetime(first_year, 1, 1))  # noqa: DTZ001 (a VTIMEZONE's onsets are local times)
+        standard.add("TZOFFSETFROM", offset.utcoffset())
+        standard.add("TZOFFSETTO", offset.utcoffset())
+        standard.add("TZNAME", offset.tzname())
+        return _timezone(tzid, [standard])
+    rules = [[(onset.month, _byday(onset), onset.time(), before, after) for onset, before, after, _ in year]
+             for year in changes]  # fmt: skip
+    if any(len(year) != 2 or year != rules[0] for year in rules):
+        return None
+    observances = []
+    for (onset, before, after, name), (month, byday, *_) in zip(changes[0], rules[0], strict=True):
+        observance = TimezoneDaylight() if after > before else TimezoneStandard()
+        observance.add("DTSTART", onset)
+        observance.add("TZOFFSETFROM", before)
+        observance.add("TZOFFSETTO", after)
+        observance.add("TZNAME", name)
+        observance.add("RRULE", {"FREQ": "YEARLY", "BYMONTH": month, "BYDAY": byday})
+        observances.append(observance)
+    return _timezone(tzid, observances)
+
+
+def _timezone(tzid: str, observances: list[Component]) -> Timezone:
+    vtimezone = Timezone()
+    vtimezone.add("TZID", tzid)
+    for observance in observances:
+        vtimezone.add_component(observance)
+    return vtimezone
+
+
+def _changes(zone: ZoneInfo, year: int) -> list[tuple[datetime, timedelta, timedelta, str]]:
+    """The zone's clock changes in a year: (the wall clock it happens at, read in the offset before; the offsets
+    before and after; the name after)."""
+    found = []
+    day = datetime(year, 1, 1, tzinfo=UTC)
+    before = _offset(zone, day)
+    while day.year == year:
+        after = _offset(zone, day + timedelta(days=1))
+        if after != before:
+            low, high = 0, 24 * 3600  # seconds into the day: the change is in (low, high]
+            while high - low > 1:
+                middle = (low + high) // 2
+                low, high = (
+                    (middle, high) if _offset(zone, day + timedelta(seconds=middle)) == before else (low, middle)
+                )
+            assert before is not None and after is not None
+            instant = day + timedelta(seconds=high)
+            found.append(
+                ((instant + before).replace(tzinfo=None), before, after, str(instant.astimezone(zone).tzname()))
+            )
+            before = after
+        day += timedelta(days=1)
+    return found
+
+
+def _byday(onset: datetime) -> str:
+    """The weekday of the month an onset falls on, as RRULE writes it: -1SU for the last Sunday, 2SU the second."""
+    month_days = ((onset.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)).day
+    nth = -1 if onset.day + 7 > month_days else (onset.day - 1) // 7 + 1
+    return f"{nth}{WEEKDAYS[onset.weekday()]}"
 
 
 def _fix_onsets(cal: Calendar) -> None:

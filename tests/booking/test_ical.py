@@ -228,8 +228,7 @@ def test_each_onset_is_the_real_transition_read_in_tzoffsetfrom(tz: str) -> None
     transitions = 0
     for observance in cal.walk("VTIMEZONE")[0].subcomponents:
         before, after = observance["TZOFFSETFROM"].td, observance["TZOFFSETTO"].td
-        rdates = [d.dt for rdate in _listed(observance.get("RDATE")) for d in rdate.dts]
-        for onset in [observance["DTSTART"].dt, *rdates]:
+        for onset in _onsets(observance, until=2027):
             if before == after:
                 continue
             instant = (onset - before).replace(tzinfo=UTC)
@@ -571,15 +570,49 @@ def _listed(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+def _onsets(observance: Any, *, until: int) -> list[datetime]:
+    """Every onset of a VTIMEZONE observance up to the end of the year `until` (local times, as a VTIMEZONE writes
+    them): its DTSTART, its RDATEs and what its RRULE repeats."""
+    from dateutil.rrule import rrulestr
+
+    start = observance["DTSTART"].dt
+    rdates = [d.dt for rdate in _listed(observance.get("RDATE")) for d in rdate.dts]
+    rule = observance.get("RRULE")
+    end = start.replace(year=until, month=12, day=31)
+    repeated = list(rrulestr(rule.to_ical().decode(), dtstart=start).between(start, end, inc=True)) if rule else []
+    return sorted({start, *rdates, *repeated})
+
+
 def test_the_feed_years_cover_every_meeting() -> None:
     starts = [datetime(2026, 12, 30, 10, tzinfo=LONDON), datetime(2028, 1, 3, 10, tzinfo=LONDON)]
     invites = [make_invite(uid=f"m{i}@x", start=s, end=s + timedelta(hours=1)) for i, s in enumerate(starts)]
     cal = Calendar.from_ical(build_publish(invites, dtstamp=DTSTAMP, name="Feed"))
 
     onsets = sorted(
-        d.dt.date()
+        onset.date()
         for observance in cal.walk("VTIMEZONE")[0].subcomponents
-        for d in [observance["DTSTART"], *(x for r in _listed(observance.get("RDATE")) for x in r.dts)]
+        for onset in _onsets(observance, until=2028)
     )
-    assert onsets[0] == date(2026, 1, 1)
+    assert onsets[0] <= date(2026, 12, 30)
+    assert date(2027, 3, 28) in onsets and date(2027, 10, 31) in onsets
     assert onsets[-1] == date(2028, 10, 29)
+
+
+def test_a_zone_with_yearly_changes_is_written_with_yearly_rules() -> None:
+    """As Outlook writes and reads them: one DAYLIGHT and one STANDARD, each with an RRULE, no RDATE lists."""
+    data = build_request(make_invite(), dtstamp=DTSTAMP).decode()
+    vtimezone = data.split("BEGIN:VTIMEZONE")[1].split("END:VTIMEZONE")[0]
+    assert "RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3" in vtimezone
+    assert "RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10" in vtimezone
+    assert "RDATE" not in vtimezone and vtimezone.count("BEGIN:STANDARD") == 1
+
+
+def test_a_zone_whose_changes_follow_no_yearly_rule_has_each_change_written_out() -> None:
+    zone = ZoneInfo("Africa/Casablanca")  # the clocks stop for Ramadan, which moves through the year
+    start = datetime(2026, 6, 1, 10, tzinfo=zone)
+    cal = Calendar.from_ical(
+        build_request(make_invite(tz="Africa/Casablanca", start=start, end=start + timedelta(hours=1)), dtstamp=DTSTAMP)
+    )
+    assert cal.get_missing_tzids() == set() and "RRULE" not in cal.walk("VTIMEZONE")[0].to_ical().decode()
+    _, event = only_event(cal.to_ical())
+    assert event.start.astimezone(UTC) == start.astimezone(UTC)
