@@ -10,6 +10,7 @@ Only neutral words go into a calendar: the SUMMARY defaults to "Mediation meetin
 from __future__ import annotations
 
 import email.message
+import functools
 import email.utils
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -239,13 +240,12 @@ def _yearly_vtimezone(tzid: str, first_year: int, last_year: int) -> Timezone | 
     """The zone as Outlook writes and reads it: one STANDARD and one DAYLIGHT observance, each with a yearly rule
     (Europe/London: the last Sunday of March at 01:00, of October at 02:00), starting in the first year the events
     need. None when its clock changes from then to a year past the last follow no such rule."""
-    zone = ZoneInfo(tzid)
     years = range(first_year, last_year + 2)
-    changes = [_changes(zone, year) for year in years]
+    changes = [_changes(tzid, year) for year in years]
     if not changes[0]:
         if any(changes):
             return None
-        offset = datetime(first_year, 1, 1, tzinfo=UTC).astimezone(zone)
+        offset = datetime(first_year, 1, 1, tzinfo=UTC).astimezone(ZoneInfo(tzid))
         standard = TimezoneStandard()
         standard.add("DTSTART", datetime(first_year, 1, 1))  # noqa: DTZ001 (a VTIMEZONE's onsets are local times)
         standard.add("TZOFFSETFROM", offset.utcoffset())
@@ -276,9 +276,11 @@ def _timezone(tzid: str, observances: list[Component]) -> Timezone:
     return vtimezone
 
 
-def _changes(zone: ZoneInfo, year: int) -> list[tuple[datetime, timedelta, timedelta, str]]:
+@functools.lru_cache(maxsize=64)
+def _changes(tzid: str, year: int) -> list[tuple[datetime, timedelta, timedelta, str]]:
     """The zone's clock changes in a year: (the wall clock it happens at, read in the offset before; the offsets
-    before and after; the name after)."""
+    before and after; the name after). Worked out once per zone and year."""
+    zone = ZoneInfo(tzid)
     found = []
     day = datetime(year, 1, 1, tzinfo=UTC)
     before = _offset(zone, day)
