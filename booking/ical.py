@@ -10,8 +10,8 @@ Only neutral words go into a calendar: the SUMMARY defaults to "Mediation meetin
 from __future__ import annotations
 
 import email.message
-import functools
 import email.utils
+import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
