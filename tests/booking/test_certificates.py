@@ -115,6 +115,61 @@ def test_deemed_certificate_keeps_the_case_open_for_a_later_mediation() -> None:
     assert client(t["coordinator"]).post(f"/api/cases/{case.pk}/certificate/").status_code == 409
 
 
+def test_a_later_certificate_repeats_the_appeal_date_of_the_deemed_one() -> None:  # noqa: PLR0915
+    """After a deemed certificate the family may appeal at once; a certificate after a later mediation never tells
+    them of a later deadline than the one that may already bind them, and the case agrees with the document."""
+    with time_machine.travel(NOW, tick=False):
+        t = helpers.tenant(today=TODAY)
+        case = helpers.case(t, la_notified=date(2026, 11, 2), state="scheduling", decision_sent=date(2026, 10, 1))
+        case = services.case_transition(
+            case=case, actor=t["coordinator"], target="not_arranged_30_days", on=date(2026, 11, 25), today=TODAY
+        )
+        deemed = _issue(t, case)
+    assert deemed["appeal_deadline"] == "2026-12-27"  # issue (27 November) + 1 month, later than decision + 2 months
+    from datetime import timedelta
+
+    from booking import outcomes
+    from booking.models import Meeting
+
+    later, held_on = datetime(2027, 1, 20, 15, tzinfo=UTC), date(2027, 1, 18)
+    with time_machine.travel(later, tick=False):
+        today = date(2027, 1, 20)
+        m = helpers.mediator(t, name="Later")
+        start = datetime(2027, 1, 18, 10, tzinfo=UTC)
+        Meeting.objects.create(
+            case=case, uid="later@test", start=start, end=start + timedelta(hours=3), mode="online", mediator=m,
+            notice_given_on=date(2027, 1, 8), late=True,
+        )  # fmt: skip
+        for target in ("scheduling", "scheduled"):
+            case = services.case_transition(case=case, actor=t["coordinator"], target=target, today=today, system=True)
+        case = services.case_transition(case=case, actor=t["coordinator"], target="held", on=held_on, today=today)
+        outcomes.outcome_record(case=case, actor=t["coordinator"], result="none", now=later, today=today)
+        second = _issue(t, case)
+    assert second["kind"] == "post_mediation" and second["appeal_deadline"] == deemed["appeal_deadline"]
+    case.refresh_from_db()
+    assert case.appeal_deadline.isoformat() == deemed["appeal_deadline"]
+    assert b"Appeal deadline: 27 December 2026" in bytes(Certificate.objects.get(pk=second["id"]).pdf)
+
+
+@time_machine.travel(NOW, tick=False)
+def test_no_certificate_by_right_after_contact_out_of_time() -> None:
+    """reg 33: contact more than 2 months after the decision was sent; the family is pointed to the tribunal."""
+    t = helpers.tenant(today=TODAY)
+    case = services.case_create(
+        actor=t["coordinator"], provider=t["provider"], local_authority=t["la"], route="education_social_care",
+        decision="refuse_assessment", decision_sent=date(2026, 8, 3), adviser_contacted=date(2026, 11, 20),
+        today=TODAY,
+    )  # fmt: skip
+    Participant.objects.create(case=case, role="parent", name="Dee", email="dee@example.org")
+    case = services.case_transition(
+        case=case, actor=t["coordinator"], target="declined", on=date(2026, 11, 24), today=TODAY
+    )
+    refused = client(t["coordinator"]).post(f"/api/cases/{case.pk}/certificate/")
+    assert refused.status_code == 409 and "2-month limit" in refused.json()["message"]
+    assert refused.json()["extra"]["contact_deadline"] == "2026-10-03"
+    assert not Certificate.objects.filter(case=case).exists()
+
+
 @time_machine.travel(datetime(2026, 12, 3, 10, tzinfo=UTC), tick=False)
 def test_withdrawn_certificate_issued_late_is_marked_late() -> None:
     t = helpers.tenant(today=date(2026, 12, 3))
