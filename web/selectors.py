@@ -45,14 +45,20 @@ def family_contact(case: Case | None) -> Organisation | None:
     return case.provider if case is not None else None
 
 
+# While the 30 days run: until the meeting has been held (the clock means nothing after, and "overdue" would be noise).
+MEDIATION_CLOCK_STATES = (*SCHEDULABLE_STATES, "mediation_requested", "scheduled")
+
+
 def risk_reasons(
     *, state: str, has_meeting: bool, mediation_due: date | None, certificate_due: date | None,
-    certificate_issued_on: date | None, today: date,
+    certificate_issued_on: date | None, today: date, late_meeting: bool = False,
 ) -> list[str]:  # fmt: skip
     reasons = []
     if state in SCHEDULABLE_STATES and not has_meeting and mediation_due is not None:
         if (mediation_due - today).days <= RISK_DAYS:
             reasons.append("No confirmed meeting and mediation is due within 7 days")
+    if late_meeting and state == "scheduled":
+        reasons.append("The meeting is after the mediation due date: record that 30 days cannot be met")
     if certificate_due is not None and certificate_issued_on is None and (certificate_due - today).days <= 1:
         reasons.append("Certificate due tomorrow or overdue")
     return reasons
@@ -64,16 +70,23 @@ class CaseRow:
     has_meeting: bool
     risks: list[str] = field(default_factory=list)
 
+    @property
+    def mediation_clock(self) -> bool:
+        return self.case.state in MEDIATION_CLOCK_STATES
+
 
 def dashboard_rows(*, user: Any, today: date, state: str = "") -> list[CaseRow]:
     confirmed = Meeting.objects.filter(case=OuterRef("pk"), status=Meeting.Status.CONFIRMED)
-    qs = case_list(user=user, filters={"state": state} if state else None).annotate(has_meeting=Exists(confirmed))
+    qs = case_list(user=user, filters={"state": state} if state else None).annotate(
+        has_meeting=Exists(confirmed), late_meeting=Exists(confirmed.filter(late=True))
+    )
     rows = []
     for case in qs.order_by("mediation_due", "reference"):
         row = CaseRow(case, case.has_meeting)
         row.risks = risk_reasons(
             state=case.state, has_meeting=case.has_meeting, mediation_due=case.mediation_due,
             certificate_due=case.certificate_due, certificate_issued_on=case.certificate_issued_on, today=today,
+            late_meeting=case.late_meeting,
         )  # fmt: skip
         rows.append(row)
     rows.sort(key=lambda r: (not r.risks,))

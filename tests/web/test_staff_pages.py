@@ -293,3 +293,22 @@ def test_pages_are_not_kept_by_browsers_or_proxies(tenant: Any) -> None:
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"]
     assert "no-store" in Client().get("/").headers["Cache-Control"]
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_dashboard_flags_a_late_meeting_and_counts_no_days_for_finished_cases(tenant: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    late = tenant["case"]
+    start = datetime(2027, 1, 11, 10, tzinfo=UTC)
+    Meeting.objects.create(
+        case=late, uid="late@test", start=start, end=start + timedelta(hours=3), mode="online",
+        mediator=tenant["mediator"], notice_given_on=TODAY, late=True,
+    )  # fmt: skip
+    Case.objects.filter(pk=late.pk).update(state="scheduled")
+    finished = helpers.case(tenant, la_notified=date(2026, 9, 1))
+    Case.objects.filter(pk=finished.pk).update(state="closed")
+    page = _client(tenant["coordinator"]).get("/dashboard/").content.decode()
+    rows = {ref: page.split(ref, 1)[1].split("</tr>", 1)[0] for ref in (late.reference, finished.reference)}
+    assert "after the mediation due date" in rows[late.reference]
+    assert "overdue" not in rows[finished.reference] and "days" not in rows[finished.reference]

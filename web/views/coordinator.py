@@ -70,6 +70,7 @@ def _case_page(request: HttpRequest, case: Case, *, status: int = 200, **forms: 
     context = {
         "case": case,
         "today": today,
+        "mediation_clock": case.state in pages.MEDIATION_CLOCK_STATES,
         "can_edit": can_edit,
         "participants": case.participants.all(),
         "matches": matches,
