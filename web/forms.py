@@ -272,3 +272,26 @@ class CalendarConnectForm(forms.Form):
         required=False,
         help_text="Needed only when the server has more than one calendar",
     )
+
+
+class MoveForm(forms.Form):
+    """Move the case on by hand: only the moves its state and facts allow (booking.states)."""
+
+    to = forms.ChoiceField(
+        label="Move the case to", widget=forms.RadioSelect, error_messages={"required": "Choose what the case becomes"}
+    )
+    reason = forms.CharField(
+        max_length=500, required=False, label="Why (optional)", widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args: Any, targets: list[tuple[str, str]], **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "id_move_%s")  # the cancel form on the same page has a reason too
+        super().__init__(*args, **kwargs)
+        self.fields["to"].choices = targets
+        self.fields["to"].error_messages["invalid_choice"] = "Choose one of the moves listed"
+
+
+class ShortNoticeForm(forms.Form):
+    consent = forms.BooleanField(
+        required=False, label="The family has agreed in writing to less than 5 working days’ notice"
+    )

@@ -34,4 +34,6 @@ urlpatterns = [
     path("cases/<int:case_id>/offers/", coordinator.offer, name="case-offer"),
     path("cases/<int:case_id>/meeting/reschedule/", coordinator.reschedule, name="meeting-reschedule"),
     path("cases/<int:case_id>/meeting/cancel/", coordinator.cancel, name="meeting-cancel"),
+    path("cases/<int:case_id>/move/", coordinator.move, name="case-move"),
+    path("cases/<int:case_id>/short-notice/", coordinator.short_notice, name="case-short-notice"),
 ]

@@ -312,3 +312,27 @@ def test_the_dashboard_flags_a_late_meeting_and_counts_no_days_for_finished_case
     rows = {ref: page.split(ref, 1)[1].split("</tr>", 1)[0] for ref in (late.reference, finished.reference)}
     assert "after the mediation due date" in rows[late.reference]
     assert "overdue" not in rows[finished.reference] and "days" not in rows[finished.reference]
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_coordinator_moves_the_case_on_and_records_short_notice_from_the_case_page(tenant: Any) -> None:
+    client = _client(tenant["coordinator"])
+    case = tenant["case"]
+    page = client.get(f"/cases/{case.pk}/").content.decode()
+    assert 'value="not_arranged_30_days"' in page and 'value="scheduled"' not in page
+    ids = re.findall(r'id="([^"]+)"', page)
+    assert len(ids) == len(set(ids))
+    refused = client.post(f"/cases/{case.pk}/move/", {"to": "closed"})
+    assert refused.status_code == 400 and "Choose one of the moves listed" in refused.content.decode()
+    moved = client.post(f"/cases/{case.pk}/move/", {"to": "not_arranged_30_days", "reason": "no mediator free"})
+    assert moved.status_code == 302
+    case.refresh_from_db()
+    assert case.state == "not_arranged_30_days" and case.certificate_due is not None
+    assert client.post(f"/cases/{case.pk}/short-notice/", {"consent": "on"}).status_code == 302
+    case.refresh_from_db()
+    assert case.short_notice_consent
+    client.post(f"/cases/{case.pk}/short-notice/", {})
+    case.refresh_from_db()
+    assert not case.short_notice_consent
+    officer_of_another_tenant = helpers.tenant(today=TODAY)["coordinator"]
+    assert _client(officer_of_another_tenant).post(f"/cases/{case.pk}/move/", {"to": "withdrawn"}).status_code == 404

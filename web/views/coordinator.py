@@ -16,14 +16,23 @@ from django.views.decorators.http import require_GET, require_POST
 
 from booking import meetings, offers, selectors, services
 from booking.models import Case
-from booking.states import SCHEDULABLE_STATES, STATE_LABELS, State
+from booking.states import SCHEDULABLE_STATES, STATE_LABELS, State, next_states
 from core.clock import local_today
 from core.errors import ApplicationError
 from scheduling.matching import match_reasons, mediator_matches
 from scheduling.search import SlotQuery, case_slot_search
 from web import selectors as pages
 from web import text
-from web.forms import AssignForm, OfferForm, RescheduleForm, SlotSearchForm, StaffCancelForm, slot_value
+from web.forms import (
+    AssignForm,
+    MoveForm,
+    OfferForm,
+    RescheduleForm,
+    ShortNoticeForm,
+    SlotSearchForm,
+    StaffCancelForm,
+    slot_value,
+)
 from web.views.pages import LOGIN_URL
 
 SESSION_LINKS = "offer_links"
@@ -84,7 +93,12 @@ def _case_page(request: HttpRequest, case: Case, *, status: int = 200, **forms: 
         "schedulable": case.state in SCHEDULABLE_STATES,
         "reschedule_form": forms.get("reschedule_form") or RescheduleForm(),
         "cancel_form": forms.get("cancel_form") or StaffCancelForm(),
-        "form": forms.get("reschedule_form") or forms.get("cancel_form") or forms.get("assign_form"),
+        "move_form": forms.get("move_form") or MoveForm(targets=_targets(case)),
+        "short_notice_form": ShortNoticeForm(initial={"consent": case.short_notice_consent}),
+        "form": forms.get("reschedule_form")
+        or forms.get("cancel_form")
+        or forms.get("assign_form")
+        or forms.get("move_form"),
         "service_error": forms.get("service_error"),
     }
     return render(request, "web/staff/case.html", context, status=status)
@@ -226,4 +240,41 @@ def cancel(request: HttpRequest, case_id: int) -> HttpResponse:
     except ApplicationError as exc:
         return _case_page(request, case, status=exc.status_code, service_error=exc.message)
     messages.success(request, "Meeting cancelled")
+    return redirect("web:case", case_id=case.pk)
+
+
+def _targets(case: Case) -> list[tuple[str, str]]:
+    return [(state, STATE_LABELS[state]) for state in next_states(case, case.state)]
+
+
+@login_required(login_url=LOGIN_URL)
+@require_POST
+def move(request: HttpRequest, case_id: int) -> HttpResponse:
+    """Move the case on by hand: recording that 30 days cannot be met, a withdrawal, the issues captured, and so on."""
+    case = _editable_case(request, case_id)
+    form = MoveForm(request.POST, targets=_targets(case))
+    if not form.is_valid():
+        return _case_page(request, case, status=400, move_form=form)
+    target = form.cleaned_data["to"]
+    try:
+        services.case_transition(
+            case=case, actor=request.user, target=target, today=local_today(), reason=form.cleaned_data["reason"]
+        )
+    except ApplicationError as exc:
+        return _case_page(request, case, status=exc.status_code, service_error=exc.message)
+    messages.success(request, f"The case is now {STATE_LABELS[target].lower()}")
+    return redirect("web:case", case_id=case.pk)
+
+
+@login_required(login_url=LOGIN_URL)
+@require_POST
+def short_notice(request: HttpRequest, case_id: int) -> HttpResponse:
+    case = _editable_case(request, case_id)
+    form = ShortNoticeForm(request.POST)
+    form.is_valid()  # a checkbox: absent means no
+    consent = bool(form.cleaned_data.get("consent"))
+    services.case_update(case=case, actor=request.user, today=local_today(), short_notice_consent=consent)
+    messages.success(
+        request, "Shorter notice is recorded as agreed" if consent else "The usual 5 working days’ notice applies"
+    )
     return redirect("web:case", case_id=case.pk)
