@@ -21,18 +21,16 @@ from core.fields import (
     StrictBooleanField,
     StringListField,
     TimeZoneField,
+    VisibleOrganisationField,
 )
-from core.models import Organisation
 from core.openapi import errors
 from core.pagination import PaginatedApi, paginate
 
-_org = Organisation.objects.all()
-
 
 class CaseInput(serializers.Serializer):
-    provider = serializers.PrimaryKeyRelatedField(queryset=_org)
-    local_authority = serializers.PrimaryKeyRelatedField(queryset=_org)
-    icbs = serializers.PrimaryKeyRelatedField(queryset=_org, many=True, required=False)
+    provider = VisibleOrganisationField()
+    local_authority = VisibleOrganisationField()
+    icbs = VisibleOrganisationField(many=True, required=False)
     state = serializers.ChoiceField(choices=["advice_requested", "mediation_requested"], required=False)
     route = serializers.ChoiceField(choices=Case.Route.choices)
     decision = serializers.ChoiceField(choices=Case.Decision.choices)
@@ -150,7 +148,7 @@ class CaseListApi(PaginatedApi, APIView):
 
     @extend_schema(request=CaseInput, responses={201: CaseDetailOutput, **errors(400, 401)})
     def post(self, request: Request) -> Response:
-        data = CaseInput(data=request.data)
+        data = CaseInput(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         case = services.case_create(actor=request.user, today=local_today(), **data.validated_data)
         return Response(CaseDetailOutput(case).data, status=status.HTTP_201_CREATED)
@@ -167,7 +165,7 @@ class CaseDetailApi(APIView):
     def patch(self, request: Request, case_id: int) -> Response:
         case = selectors.case_get(user=request.user, case_id=case_id)
         services.case_assert_editable(user=request.user, case=case)
-        data = CaseUpdateInput(data=request.data, partial=True)
+        data = CaseUpdateInput(data=request.data, partial=True, context={"request": request})
         data.is_valid(raise_exception=True)
         case = services.case_update(case=case, actor=request.user, today=local_today(), **data.validated_data)
         return Response(CaseDetailOutput(case).data)

@@ -114,3 +114,24 @@ class UkDateTimeField(serializers.DateTimeField):
         ):  # time zones and margins are worked out from it: keep clear of year 1 and 9999
             raise serializers.ValidationError("Give a time between the years 2000 and 2099.")
         return moment
+
+
+class VisibleOrganisationField(serializers.PrimaryKeyRelatedField):
+    """An organisation by id, among those the caller works with (core.tenancy.visible_organisation_ids). Any other
+    id is "does not exist", as an id that does not: a 400 tells nothing of other tenants. Needs the request in the
+    serializer's context."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        from core.models import Organisation
+
+        kwargs.setdefault("queryset", Organisation.objects.all())
+        super().__init__(**kwargs)
+
+    def get_queryset(self) -> Any:
+        from core.tenancy import visible_organisation_ids
+
+        queryset = super().get_queryset()
+        request = self.context.get("request")
+        if request is None or request.user.is_superuser:
+            return queryset
+        return queryset.filter(pk__in=visible_organisation_ids(request.user))

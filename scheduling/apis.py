@@ -15,6 +15,7 @@ from core.fields import (
     StrictBooleanField,
     StringListField,
     TimeZoneField,
+    VisibleOrganisationField,
     WallClockTimeField,
 )
 from core.models import Organisation
@@ -27,7 +28,7 @@ _org = Organisation.objects.all()
 
 
 class MediatorInput(serializers.Serializer):
-    provider = serializers.PrimaryKeyRelatedField(queryset=_org)
+    provider = VisibleOrganisationField()
     name = serializers.CharField(max_length=200)
     email = serializers.EmailField()
     mobile = PhoneNumberField(required=False, allow_blank=True)
@@ -82,7 +83,7 @@ class MediatorListApi(PaginatedApi, APIView):
 
     @extend_schema(request=MediatorInput, responses={201: MediatorOutput, **errors(400, 401)})
     def post(self, request: Request) -> Response:
-        data = MediatorInput(data=request.data)
+        data = MediatorInput(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         mediator = services.mediator_create(actor=request.user, **data.validated_data)
         return Response(MediatorOutput(mediator).data, status=status.HTTP_201_CREATED)
@@ -96,7 +97,7 @@ class MediatorDetailApi(APIView):
     @extend_schema(request=MediatorInput(partial=True), responses={200: MediatorOutput, **errors(400, 401, 403, 404)})
     def patch(self, request: Request, mediator_id: int) -> Response:
         mediator = selectors.mediator_get(user=request.user, mediator_id=mediator_id)
-        data = MediatorInput(data=request.data, partial=True)
+        data = MediatorInput(data=request.data, partial=True, context={"request": request})
         data.is_valid(raise_exception=True)
         fields = {k: v for k, v in data.validated_data.items() if k != "provider"}
         mediator = services.mediator_update(mediator=mediator, actor=request.user, **fields)
@@ -111,7 +112,7 @@ class RoomSerializer(serializers.Serializer):
 
 
 class VenueInput(serializers.Serializer):
-    owner = serializers.PrimaryKeyRelatedField(queryset=_org)
+    owner = VisibleOrganisationField()
     name = serializers.CharField(max_length=200)
     online_only = StrictBooleanField(required=False, default=False)
     address = serializers.CharField(required=False, allow_blank=True)
@@ -150,7 +151,7 @@ class VenueListApi(PaginatedApi, APIView):
 
     @extend_schema(request=VenueInput, responses={201: VenueOutput, **errors(400, 401)})
     def post(self, request: Request) -> Response:
-        data = VenueInput(data=request.data)
+        data = VenueInput(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         venue = services.venue_create(actor=request.user, **data.validated_data)
         return Response(VenueOutput(venue).data, status=status.HTTP_201_CREATED)
@@ -166,7 +167,7 @@ class VenueDetailApi(APIView):
         venue = selectors.venue_get(user=request.user, venue_id=venue_id)
         if not selectors.venue_can_edit(user=request.user, venue=venue):
             raise PermissionDenied
-        data = VenueInput(data=request.data, partial=True)
+        data = VenueInput(data=request.data, partial=True, context={"request": request})
         data.is_valid(raise_exception=True)
         fields = {k: v for k, v in data.validated_data.items() if k != "owner"}
         venue = services.venue_update(venue=venue, actor=request.user, **fields)

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.contrib.auth import get_user_model
 
 from booking.models import Case, CaseEvent, Participant
 
@@ -61,10 +62,21 @@ def test_a_coordinator_cannot_create_a_case_for_another_tenant(world: Any, api: 
 
 
 @time_machine.travel(NOW, tick=False)
+def test_another_tenants_organisation_looks_like_one_that_does_not_exist(world: Any, api: Any) -> None:
+    client = api(world.coordinator_a)
+    theirs = client.post("/api/cases/", _new_case(world, provider=world.provider_b.pk), format="json")
+    missing = client.post("/api/cases/", _new_case(world, provider=987654), format="json")
+    assert theirs.status_code == missing.status_code == 400
+    assert theirs.json()["extra"]["fields"]["provider"] == [
+        m.replace("987654", str(world.provider_b.pk)) for m in missing.json()["extra"]["fields"]["provider"]
+    ]
+
+
+@time_machine.travel(NOW, tick=False)
 def test_the_provider_must_serve_the_local_authority(world: Any, api: Any) -> None:
-    response = api(world.coordinator_a).post(
-        "/api/cases/", _new_case(world, local_authority=world.la_b.pk), format="json"
-    )
+    # Another tenant's LA does not exist for the caller; an administrator, who sees every organisation, is told why.
+    admin = get_user_model().objects.create_superuser("root-serve", password="pw")
+    response = api(admin).post("/api/cases/", _new_case(world, local_authority=world.la_b.pk), format="json")
     assert response.status_code == 400
     assert response.json()["extra"]["fields"]["local_authority"] == [
         "This provider does not serve that local authority."
@@ -78,7 +90,10 @@ def test_only_an_icb_the_local_authority_works_with_can_be_given_the_case(world:
     stranger = Organisation.objects.create(kind="icb", name="Another ICB", code="icb-other")
     health = {"route": "joint_health", "health_involved": True}
     client = api(world.coordinator_a)
-    refused = client.post("/api/cases/", _new_case(world, icbs=[stranger.pk], **health), format="json")
+    unseen = client.post("/api/cases/", _new_case(world, icbs=[stranger.pk], **health), format="json")
+    assert unseen.status_code == 400 and "does not exist" in unseen.json()["extra"]["fields"]["icbs"][0]
+    admin = get_user_model().objects.create_superuser("root-icb", password="pw")  # sees every organisation
+    refused = api(admin).post("/api/cases/", _new_case(world, icbs=[stranger.pk], **health), format="json")
     assert refused.status_code == 400
     assert refused.json()["extra"]["fields"]["icbs"] == [
         "Each of these must be an integrated care board the local authority works with."
