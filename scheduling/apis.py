@@ -55,8 +55,8 @@ class MediatorOutput(serializers.Serializer):
     id = serializers.IntegerField()
     provider = serializers.IntegerField(source="provider_id")
     name = serializers.CharField()
-    email = serializers.EmailField()
-    mobile = serializers.CharField()
+    email = serializers.SerializerMethodField(help_text="Empty unless the caller is the mediator or their provider")
+    mobile = serializers.SerializerMethodField(help_text="Empty unless the caller is the mediator or their provider")
     active = serializers.BooleanField()
     register = serializers.CharField()
     register_id = serializers.CharField()
@@ -75,6 +75,22 @@ class MediatorOutput(serializers.Serializer):
     max_meetings_per_day = serializers.IntegerField()
     max_meetings_per_week = serializers.IntegerField()
 
+    def _contact(self, mediator: Mediator, value: str) -> str:
+        """A mediator's own email and mobile are for them and their provider; the LA's staff book through the
+        service and reach the mediator through the provider."""
+        request = self.context.get("request")
+        if request is None:
+            return value
+        user = request.user
+        own = mediator.user_id is not None and mediator.user_id == user.pk
+        return value if own or selectors.mediator_can_edit(user=user, mediator=mediator) else ""
+
+    def get_email(self, mediator: Mediator) -> str:
+        return self._contact(mediator, mediator.email)
+
+    def get_mobile(self, mediator: Mediator) -> str:
+        return self._contact(mediator, mediator.mobile)
+
 
 class MediatorListApi(PaginatedApi, APIView):
     @extend_schema(responses={200: MediatorOutput(many=True), **errors(401)})
@@ -86,13 +102,14 @@ class MediatorListApi(PaginatedApi, APIView):
         data = MediatorInput(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         mediator = services.mediator_create(actor=request.user, **data.validated_data)
-        return Response(MediatorOutput(mediator).data, status=status.HTTP_201_CREATED)
+        return Response(MediatorOutput(mediator, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
 
 class MediatorDetailApi(APIView):
     @extend_schema(responses={200: MediatorOutput, **errors(401, 404)})
     def get(self, request: Request, mediator_id: int) -> Response:
-        return Response(MediatorOutput(selectors.mediator_get(user=request.user, mediator_id=mediator_id)).data)
+        mediator = selectors.mediator_get(user=request.user, mediator_id=mediator_id)
+        return Response(MediatorOutput(mediator, context={"request": request}).data)
 
     @extend_schema(request=MediatorInput(partial=True), responses={200: MediatorOutput, **errors(400, 401, 403, 404)})
     def patch(self, request: Request, mediator_id: int) -> Response:
@@ -101,7 +118,7 @@ class MediatorDetailApi(APIView):
         data.is_valid(raise_exception=True)
         fields = {k: v for k, v in data.validated_data.items() if k != "provider"}
         mediator = services.mediator_update(mediator=mediator, actor=request.user, **fields)
-        return Response(MediatorOutput(mediator).data)
+        return Response(MediatorOutput(mediator, context={"request": request}).data)
 
 
 class RoomSerializer(serializers.Serializer):

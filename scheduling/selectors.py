@@ -13,8 +13,10 @@ from scheduling.models import Mediator, Venue
 
 
 def _working_with(user: Any) -> set[int]:
-    """Own organisations plus their partners (the provider's LAs, the LA's providers)."""
-    own = organisation_ids_for(user)
+    """Own organisations plus their partners (the provider's LAs, the LA's providers). A commissioner's role is
+    aggregates only: it brings no mediators or venues."""
+    own = organisation_ids_for(user, Membership.Role.COORDINATOR, Membership.Role.MEDIATOR,
+                               Membership.Role.HEALTH_REPRESENTATIVE)  # fmt: skip
     partners = set(
         Organisation.objects.filter(Q(providers__in=own) | Q(served_authorities__in=own)).values_list("id", flat=True)
     )

@@ -469,3 +469,17 @@ def test_every_token_route_is_in_the_family_matrix() -> None:
     assert with_token == {route for _, route, _, _ in TOKEN_ROUTES}
     linked = {p for p, why in OPEN.items() if "link" in why}
     assert {p.replace("{id}", "{token}") for p in linked} <= with_token
+
+
+def test_a_mediators_contact_details_are_for_them_and_their_provider_and_commissioners_see_no_mediators(
+    world: Any, api: Any
+) -> None:
+    url = f"/api/mediators/{world.mediator_a.pk}/"
+    provider_view = api(world.coordinator_a).get(url).json()
+    assert provider_view["email"] == world.mediator_a.email != ""
+    la_view = api(world.la_officer_a).get(url)
+    assert la_view.status_code == 200 and (la_view.json()["email"], la_view.json()["mobile"]) == ("", "")
+    assert all(m["email"] == "" for m in api(world.la_officer_a).get("/api/mediators/").json()["results"])
+    assert api(world.commissioner_a).get("/api/mediators/").json()["results"] == []
+    assert api(world.commissioner_a).get(url).status_code == 404
+    assert api(world.commissioner_a).get("/api/venues/").json()["results"] == []
