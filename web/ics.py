@@ -6,13 +6,12 @@ from datetime import datetime
 
 from django.conf import settings
 
-from booking.ical import Attendee, MeetingInvite, build_for_caldav, build_request
+from booking.ical import MeetingInvite, build_publish
 from booking.models import Meeting
 from web import text
-from web.selectors import family_members
 
 
-def family_calendar(meeting: Meeting, *, booking_url: str, now: datetime) -> bytes:
+def family_calendar(meeting: Meeting, *, now: datetime) -> bytes:
     provider = meeting.case.provider
     room = meeting.room
     if room is None:
@@ -24,14 +23,8 @@ def family_calendar(meeting: Meeting, *, booking_url: str, now: datetime) -> byt
         where = "We will send you the link to join."
     else:
         where = text.place(room.venue.name, room.venue.town, list(room.venue.features))
-    description = (
-        f"Your mediation meeting. {where}\nTo see the details or change anything, use your booking link: {booking_url}"
-    )
-    attendees = [
-        Attendee(email=p.email, name=p.name, role="REQ-PARTICIPANT", rsvp=False)
-        for p in family_members(meeting.case)
-        if p.email
-    ]
+    # No booking link in a file that may be synced to a shared or cloud calendar: the link can cancel the meeting.
+    description = f"Your mediation meeting. {where}\nTo see the details or change anything, use the link in your email."
     invite = MeetingInvite(
         uid=meeting.uid,
         sequence=meeting.sequence,
@@ -42,9 +35,7 @@ def family_calendar(meeting: Meeting, *, booking_url: str, now: datetime) -> byt
         description=description,
         organizer_email=provider.scheduling_email or settings.DEFAULT_FROM_EMAIL,
         organizer_name=provider.sender,
-        attendees=attendees,
-        url=booking_url,
+        attendees=[],
     )
-    if attendees:
-        return build_request(invite, dtstamp=now)
-    return build_for_caldav(invite, dtstamp=now).encode("utf-8")
+    # PUBLISH, not REQUEST: a copy to keep, not a second invitation to answer (the emailed one carries the answers).
+    return build_publish([invite], dtstamp=now, name="Mediation meeting")

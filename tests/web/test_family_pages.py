@@ -159,6 +159,9 @@ def test_the_calendar_file_is_the_meeting_with_its_uid(offered: Any) -> None:
     meeting = Meeting.objects.get(case=case)
     assert f"UID:{meeting.uid}" in body.replace("\r\n ", "")
     assert "Secret" not in body and "SUMMARY:Mediation meeting" in body
+    unfolded = body.replace("\r\n ", "")
+    assert "METHOD:PUBLISH" in unfolded and "ATTENDEE" not in unfolded  # a copy to keep, not an invitation
+    assert token not in unfolded and "/book/" not in unfolded  # the link that can cancel stays in the email
 
 
 @time_machine.travel(NOW, tick=False)

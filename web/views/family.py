@@ -147,7 +147,7 @@ def calendar_file(request: HttpRequest, token: str) -> HttpResponse:
     offer, meeting = _confirmed_meeting(token)
     if meeting is None or offer is None:
         return _not_bookable(request, token, offer)
-    body = ics.family_calendar(meeting, booking_url=request.build_absolute_uri(f"/book/{token}/"), now=timezone.now())
+    body = ics.family_calendar(meeting, now=timezone.now())
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="mediation-meeting.ics"'
     return response
