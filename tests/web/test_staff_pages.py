@@ -108,13 +108,14 @@ def test_a_coordinator_assigns_a_mediator(tenant: Any) -> None:
     assert Case.objects.get(pk=tenant["case"].pk).mediator_id == second.pk
     other = helpers.tenant(today=TODAY)
     foreign = helpers.mediator(other, name="Zed")
-    assert client.post(f"/cases/{tenant['case'].pk}/assign/", {"mediator": foreign.pk}).status_code == 409
+    assert client.post(f"/cases/{tenant['case'].pk}/assign/", {"mediator": foreign.pk}).status_code == 400
 
 
 @time_machine.travel(NOW, tick=False)
 def test_a_coordinator_offers_the_best_three_and_sees_the_link(tenant: Any) -> None:
     client = _client(tenant["coordinator"])
     assert client.get(f"/cases/{tenant['case'].pk}/slots/").status_code == 200
+    assert client.get(f"/cases/{tenant['case'].pk}/slots/?duration=abc").status_code == 400
     response = client.post(f"/cases/{tenant['case'].pk}/offers/", {"best": 3})
     assert response.status_code == 302
     offer = Offer.objects.get(case=tenant["case"])

@@ -126,7 +126,9 @@ def assign(request: HttpRequest, case_id: int) -> HttpResponse:
     now = timezone.now()
     found = {m.mediator.pk: m for m in mediator_matches(case=case, now=now, today=local_today(now))}
     match = found.get(form.cleaned_data["mediator"])
-    if match is None or not match.eligible:
+    if match is None:  # not a mediator of this case's provider: bad input, as the API answers
+        return _case_page(request, case, status=400, service_error="Choose a mediator of this case's provider")
+    if not match.eligible:
         return _case_page(request, case, status=409, service_error="This mediator cannot take this case")
     try:
         services.case_assign_mediator(case=case, mediator=match.mediator, actor=request.user)
@@ -170,7 +172,9 @@ def _slot_page(request: HttpRequest, case: Case, search: SlotSearchForm, *, offe
 @require_GET
 def slots(request: HttpRequest, case_id: int) -> HttpResponse:
     case = selectors.case_get(user=request.user, case_id=case_id)
-    return _slot_page(request, case, SlotSearchForm(request.GET or None))
+    search = SlotSearchForm(request.GET or None)
+    # Bad filters are shown with their message over the default search, and answered as the bad input they are.
+    return _slot_page(request, case, search, status=400 if search.is_bound and not search.is_valid() else 200)
 
 
 @login_required(login_url=LOGIN_URL)
