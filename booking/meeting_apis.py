@@ -313,13 +313,15 @@ def _meeting_get(request: Request, meeting_id: int) -> Meeting:
 
 
 class RescheduleInput(serializers.Serializer):
-    start = UkDateTimeField()
-    end = UkDateTimeField()
+    """What changes; the rest stays as it is. A new start without an end keeps the meeting's length."""
+
+    start = UkDateTimeField(required=False)
+    end = UkDateTimeField(required=False)
     room = IdField(required=False, allow_null=True)
     mode = serializers.ChoiceField(choices=["online", "in_person"], required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if attrs["end"] <= attrs["start"]:
+        if "start" in attrs and "end" in attrs and attrs["end"] <= attrs["start"]:
             raise serializers.ValidationError({"end": ["The end must be after the start."]})
         return attrs
 
@@ -336,14 +338,20 @@ class MeetingDetailApi(APIView):
         data = RescheduleInput(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
+        start = v.get("start", meeting.start)
+        end = v.get("end", start + (meeting.end - meeting.start) if "start" in v else meeting.end)
+        if end <= start:
+            raise ApplicationError(
+                "The meeting details are not valid.", {"fields": {"end": ["The end must be after the start."]}}
+            )
         mode = v.get("mode", meeting.mode)
         room_id = v["room"] if "room" in v else (meeting.room_id if mode == "in_person" else None)
         _, room = _mediator_and_room(meeting.case, None, room_id)
         meeting = meetings.meeting_reschedule(
             meeting=meeting,
             actor=request.user,
-            start=v["start"],
-            end=v["end"],
+            start=start,
+            end=end,
             room=room,
             mode=mode,
             now=timezone.now(),

@@ -381,6 +381,12 @@ def test_a_meeting_moves_only_to_a_time_everyone_it_needs_is_working() -> None:
     # An hour later on the same day overlaps the meeting's own time, which counts as free.
     moved = client.patch(url, {"start": "2026-12-07T11:00Z", "end": "2026-12-07T14:00Z"}, format="json")
     assert moved.status_code == 200, moved.content
+    # A new start alone keeps the meeting's length; an end before the start is a 400.
+    shifted = client.patch(url, {"start": "2026-12-07T10:30Z"}, format="json")
+    assert shifted.status_code == 200, shifted.content
+    assert Meeting.objects.get().end == datetime(2026, 12, 7, 13, 30, tzinfo=UTC)
+    backwards = client.patch(url, {"end": "2026-12-07T09:00Z"}, format="json")
+    assert backwards.status_code == 400 and "end" in backwards.json()["extra"]["fields"]
 
 
 @time_machine.travel(NOW, tick=False)
