@@ -44,12 +44,20 @@ DEADLINE_FIELDS = {
 }
 
 
+SEND_REGULATIONS_IN_FORCE = date(2014, 9, 1)  # SI 2014/1530: no case's clock can start before
+
+
 def _check_dates(values: dict[str, Any], *, today: date) -> None:
     errors: dict[str, list[str]] = {}
     for name in CLOCK_DATES:
         value = values.get(name)
         if value is not None and value > today:
             errors.setdefault(name, []).append("This date is in the future; record it once it has happened.")
+        elif value is not None and value < SEND_REGULATIONS_IN_FORCE:
+            errors.setdefault(name, []).append(
+                "This date is before 1 September 2014, when the mediation duties of the Children and Families Act "
+                "2014 began."
+            )
     for earlier, later in DATE_ORDER:
         a, b = values.get(earlier), values.get(later)
         if a is not None and b is not None and b < a:

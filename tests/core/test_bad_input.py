@@ -116,6 +116,7 @@ SPOILED = [
     ("case_create", "decision_sent", "2026-02-30", "decision_sent"),
     ("case_create", "decision_sent", "next tuesday", "decision_sent"),
     ("case_create", "decision_sent", "2099-01-01", "decision_sent"),
+    ("case_create", "decision_sent", "0001-01-01", "decision_sent"),  # before the duties began
     ("case_create", "la_notified", "2026-10-01", "la_notified"),  # before the decision was sent
     ("case_create", "placement_only", "yes", "placement_only"),
     ("case_create", "provider", "not-an-id", "provider"),
