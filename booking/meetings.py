@@ -116,7 +116,7 @@ def check_bookable(
     if local_day(start) < earliest:
         raise ConflictError(
             f"The family must have at least 5 working days' notice: the earliest day is {earliest:%A %-d %B %Y}, "
-            "unless the family agrees in writing to less (record short_notice_consent on the case).",
+            "unless the family agrees in writing to less (record their agreement on the case: short_notice_consent).",
             {"earliest_day": earliest.isoformat()},
         )
 

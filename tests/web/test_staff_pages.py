@@ -58,6 +58,9 @@ def test_bad_sign_in_shows_the_error_summary(tenant: Any) -> None:
     response = Client().post("/sign-in/", {"username": tenant["coordinator"].username, "password": "wrong"})
     assert response.status_code == 200
     assert "There is a problem" in response.content.decode()
+    assert "The username or password is not right" in response.content.decode()
+    empty = Client().post("/sign-in/", {}).content.decode()
+    assert "Enter your username" in empty and "Enter your password" in empty
 
 
 def test_sign_out_is_a_post(tenant: Any) -> None:

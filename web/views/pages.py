@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
@@ -20,9 +21,25 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "web/home.html")
 
 
+class SignInForm(AuthenticationForm):
+    """Django's sign-in, in the words of the GOV.UK design system."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "The username or password is not right",
+        "inactive": "This account is switched off. Ask your organisation's administrator",
+    }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["username"].error_messages["required"] = "Enter your username"
+        self.fields["password"].error_messages["required"] = "Enter your password"
+
+
 class SignInView(auth_views.LoginView):
     template_name = "web/staff/login.html"
     redirect_authenticated_user = True
+    authentication_form = SignInForm
 
     def get_default_redirect_url(self) -> str:
         return reverse("web:staff-home")
