@@ -82,9 +82,10 @@ def check_bookable(
     end: datetime,
     now: datetime,
     notice_from: date | None = None,
-) -> None:
+) -> bool:
     """The rules a meeting must meet whoever books it. Raises ApplicationError (400) or ConflictError (409).
-    `notice_from`: the day the family was given notice of this date and place (default today)."""
+    `notice_from`: the day the family was given notice of this date and place (default today). Returns whether the
+    family's agreement to shorter notice is what allows it."""
     errors: dict[str, list[str]] = {}
     if end <= start:
         errors["end"] = ["The meeting must end after it starts."]
@@ -110,15 +111,30 @@ def check_bookable(
         raise ApplicationError("The meeting details are not valid.", {"fields": errors})
     if start <= now:
         raise ConflictError("That time has already passed.")
-    earliest = statutory.earliest_meeting_date(
-        notice_from or local_day(now), short_notice_consent=case.short_notice_consent
-    )
-    if local_day(start) < earliest:
+    earliest = statutory.earliest_meeting_date(notice_from or local_day(now))
+    if local_day(start) >= earliest:
+        return False
+    if not case.short_notice_consent:
         raise ConflictError(
             f"The family must have at least 5 working days' notice: the earliest day is {earliest:%A %-d %B %Y}, "
             "unless the family agrees in writing to less (record their agreement on the case: short_notice_consent).",
             {"earliest_day": earliest.isoformat()},
         )
+    return True
+
+
+def _short_notice_used(case: Case, meeting: Meeting, actor: Any) -> None:
+    """The family agreed to shorter notice for this date and place: the agreement is spent on it, and recorded with
+    it. Another short-notice date needs their agreement again."""
+    Case.objects.filter(pk=case.pk).update(short_notice_consent=False)
+    case.short_notice_consent = False
+    _record(
+        case,
+        CaseEvent.Kind.UPDATED,
+        actor=actor,
+        reason=f"shorter notice, as the family agreed, for the meeting on {local_day(meeting.start):%-d %B %Y}",
+        details={"meeting": meeting.pk, "short_notice": True},
+    )
 
 
 def case_lock(case_id: int) -> Case:
@@ -188,7 +204,7 @@ def meeting_book(
             raise SlotTakenError("That time has just been taken.")
         case = case_lock(case.pk)
         _assert_schedulable(case)
-        check_bookable(
+        short_notice = check_bookable(
             case=case, mediator=mediator, room=room, mode=mode, start=start, end=end, now=now, notice_from=notice_from
         )
         participants = _participants(case)
@@ -217,6 +233,8 @@ def meeting_book(
             if not _second_confirmed_meeting(exc):
                 raise
             raise ConflictError("This case already has a confirmed meeting: reschedule it instead.") from None
+        if short_notice:
+            _short_notice_used(case, meeting, actor)
         notifications.meeting_confirmed(meeting, now=now, participants=participants, new_meeting=True)
         _calendar_changed(meeting)
         case.mediator = mediator  # written with the move below
@@ -272,7 +290,9 @@ def meeting_reschedule(
     if meeting.status != Meeting.Status.CONFIRMED:
         raise ConflictError(f"A {meeting.get_status_display().lower()} meeting cannot be moved.")
     meeting.case = case
-    check_bookable(case=case, mediator=meeting.mediator, room=room, mode=mode, start=start, end=end, now=now)
+    short_notice = check_bookable(
+        case=case, mediator=meeting.mediator, room=room, mode=mode, start=start, end=end, now=now
+    )
     _assert_free_for_everyone(case=case, meeting=meeting, room=room, mode=mode, start=start, end=end, now=now)
     previous = (meeting.start, meeting.end, meeting.room_id, meeting.mode)
     occupy(
@@ -289,6 +309,8 @@ def meeting_reschedule(
     meeting.save()
     # Answers were to the old time: everyone is asked again (RFC 6638 section 3.2.8).
     meeting.attendees.update(partstat="NEEDS-ACTION", wants_another_time=False)
+    if short_notice:
+        _short_notice_used(case, meeting, actor)
     _record(
         case,
         CaseEvent.Kind.UPDATED,

@@ -252,6 +252,15 @@ def test_booking_inside_the_notice_period_is_refused_without_consent() -> None:
     case.short_notice_consent = True
     case.save()
     assert _staff(t["coordinator"]).post(f"/api/cases/{case.pk}/meetings/", payload, format="json").status_code == 201
+    # The agreement was for that date: it is spent on it, and another short-notice date needs it again.
+    case.refresh_from_db()
+    assert not case.short_notice_consent
+    assert CaseEvent.objects.filter(case=case, details__short_notice=True).exists()
+    meeting = Meeting.objects.get(case=case)
+    moved = _staff(t["coordinator"]).patch(
+        f"/api/meetings/{meeting.pk}/", {"start": "2026-12-03T10:00Z", "end": "2026-12-03T13:00Z"}, format="json"
+    )
+    assert moved.status_code == 409 and "5 working days" in moved.json()["message"]
 
 
 @time_machine.travel(NOW, tick=False)
