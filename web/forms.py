@@ -295,3 +295,25 @@ class ShortNoticeForm(forms.Form):
     consent = forms.BooleanField(
         required=False, label="The family has agreed in writing to less than 5 working days’ notice"
     )
+
+
+class PersonForm(forms.Form):
+    """Someone joining the case (and its meeting, if one is booked: they are invited at once)."""
+
+    role = forms.ChoiceField(
+        label="Role", choices=[("", "Choose a role")], error_messages={"required": "Choose the person's role"}
+    )
+    name = forms.CharField(max_length=200, label="Full name", error_messages={"required": "Enter the person's name"})
+    email = forms.EmailField(
+        required=False, label="Email address (optional)",
+        error_messages={"invalid": "Enter an email address in the correct format, like name@example.com"},
+    )  # fmt: skip
+    mobile = forms.CharField(max_length=30, required=False, label="Mobile number for texts (optional)")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from booking.models import Participant
+
+        kwargs.setdefault("auto_id", "id_person_%s")
+        super().__init__(*args, **kwargs)
+        roles = [(value, label) for value, label in Participant.Role.choices if value != Participant.Role.MEDIATOR]
+        self.fields["role"].choices = [("", "Choose a role"), *roles]

@@ -35,5 +35,7 @@ urlpatterns = [
     path("cases/<int:case_id>/meeting/reschedule/", coordinator.reschedule, name="meeting-reschedule"),
     path("cases/<int:case_id>/meeting/cancel/", coordinator.cancel, name="meeting-cancel"),
     path("cases/<int:case_id>/move/", coordinator.move, name="case-move"),
+    path("cases/<int:case_id>/people/", coordinator.person_add, name="person-add"),
+    path("cases/<int:case_id>/people/<int:participant_id>/remove/", coordinator.person_remove, name="person-remove"),
     path("cases/<int:case_id>/short-notice/", coordinator.short_notice, name="case-short-notice"),
 ]

@@ -340,3 +340,34 @@ def test_a_coordinator_moves_the_case_on_and_records_short_notice_from_the_case_
     assert not case.short_notice_consent
     officer_of_another_tenant = helpers.tenant(today=TODAY)["coordinator"]
     assert _client(officer_of_another_tenant).post(f"/cases/{case.pk}/move/", {"to": "withdrawn"}).status_code == 404
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_coordinator_adds_and_removes_people_and_a_booked_meeting_follows(tenant: Any) -> None:
+    from datetime import UTC, datetime
+
+    from booking.meetings import meeting_book
+    from booking.models import MeetingAttendee, Participant
+    from notifications.models import Message
+
+    case = tenant["case"]
+    start = datetime(2026, 12, 8, 10, tzinfo=UTC)
+    meeting_book(case=case, actor=tenant["coordinator"], start=start, end=start.replace(hour=13),
+                 mediator=tenant["mediator"], room=None, mode="online", now=NOW)  # fmt: skip
+    client = _client(tenant["coordinator"])
+    bad = client.post(f"/cases/{case.pk}/people/", {"role": "school", "name": "Ms Head", "email": "not-an-email"})
+    assert bad.status_code == 400 and "Enter an email address in the correct format" in bad.content.decode()
+    assert not Participant.objects.filter(name="Ms Head").exists()
+    added = client.post(
+        f"/cases/{case.pk}/people/", {"role": "school", "name": "Ms Head", "email": "head@school.example"}
+    )
+    assert added.status_code == 302
+    head = Participant.objects.get(case=case, name="Ms Head")
+    assert head.preferred_channels == ["email"] and MeetingAttendee.objects.get(participant=head).active
+    assert Message.objects.filter(to="head@school.example", kind="invitation").exists()
+    assert client.post(f"/cases/{case.pk}/people/{head.pk}/remove/").status_code == 302
+    assert Message.objects.filter(to="head@school.example", kind="cancellation", calendar_method="CANCEL").exists()
+    stranger = _client(helpers.tenant(today=TODAY)["coordinator"])
+    parent = case.participants.get(role="parent")
+    assert stranger.post(f"/cases/{case.pk}/people/{parent.pk}/remove/").status_code == 404
+    assert Participant.objects.filter(pk=parent.pk).exists()
