@@ -371,3 +371,14 @@ def test_a_coordinator_adds_and_removes_people_and_a_booked_meeting_follows(tena
     parent = case.participants.get(role="parent")
     assert stranger.post(f"/cases/{case.pk}/people/{parent.pk}/remove/").status_code == 404
     assert Participant.objects.filter(pk=parent.pk).exists()
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_slot_list_reaches_across_days(tenant: Any) -> None:
+    page = _client(tenant["coordinator"]).get(f"/cases/{tenant['case'].pk}/slots/").content.decode()
+    starts = re.findall(r'name="slot" type="checkbox" value="([^|"]+)\|', page) or re.findall(
+        r'name="slot"[^>]*value="([^|"]+)\|', page
+    )
+    assert len(starts) == 20
+    days = [start[:10] for start in starts]
+    assert max(days.count(day) for day in set(days)) <= 3 and len(set(days)) >= 7

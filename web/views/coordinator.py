@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from booking import meetings, offers, selectors, services
+from booking.meetings import local_day
 from booking.models import Case
 from booking.states import SCHEDULABLE_STATES, STATE_LABELS, State, next_states
 from core.clock import local_today
@@ -151,14 +152,14 @@ def _slot_page(request: HttpRequest, case: Case, search: SlotSearchForm, *, offe
     query = SlotQuery(
         duration=search.duration_delta() if valid else timedelta(hours=3),
         mode=(search.cleaned_data.get("mode") or None) if valid else None,
-        limit=20,
+        limit=200,
         allow_late=bool(allow_late),
     )
     result = case_slot_search(case=case, query=query, now=now)
     rows = [
         (slot_value(s.start, s.end, s.mediator_id, s.room_id, s.mode), s, result.mediators[s.mediator_id],
          result.rooms.get(s.room_id) if s.room_id else None)
-        for s in result.slots
+        for s in _spread(result.slots)
     ]  # fmt: skip
     context = {
         "case": case,
@@ -171,6 +172,23 @@ def _slot_page(request: HttpRequest, case: Case, search: SlotSearchForm, *, offe
         "tz": settings.DISPLAY_TIME_ZONE,
     }
     return render(request, "web/staff/slots.html", context, status=status)
+
+
+def _spread(slots: list[Any], *, total: int = 20, per_day: int = 3, apart: timedelta = timedelta(hours=2)) -> list[Any]:
+    """The times to list, earliest first: at most `per_day` a day, each mediator's at least `apart`, so the list
+    reaches across days instead of naming one morning in 15-minute steps."""
+    picked: list[Any] = []
+    for slot in slots:
+        day = local_day(slot.start)
+        same_day = [p for p in picked if local_day(p.start) == day]
+        if len(same_day) >= per_day:
+            continue
+        if any(p.mediator_id == slot.mediator_id and abs(p.start - slot.start) < apart for p in same_day):
+            continue
+        picked.append(slot)
+        if len(picked) == total:
+            break
+    return picked
 
 
 @login_required(login_url=LOGIN_URL)
