@@ -212,15 +212,15 @@ def certificate_issue(*, case: Case, actor: Any, now: datetime) -> Certificate:
     """Issue the certificate the case's route calls for, store its PDF, and send it to the family and the LA."""
     today = local_today(now)
     case = Case.objects.select_for_update().select_related("provider", "local_authority").get(pk=case.pk)
-    kind = certificate_kind_for(case)
-    if Certificate.objects.filter(case=case, kind=kind).exists():
-        raise ConflictError("This certificate has already been issued.", {"kind": kind})
-    if case.adviser_contacted and case.contact_deadline and case.adviser_contacted > case.contact_deadline:
+    if statutory.contact_out_of_time(case.decision_sent, case.adviser_contacted):
         raise ConflictError(
             "The family contacted the mediation adviser after the 2-month limit (reg 33), so no certificate is due "
             "by right. Tell the family they may ask the tribunal for permission to appeal without one.",
-            {"out_of_time": True, "contact_deadline": case.contact_deadline.isoformat()},
+            {"out_of_time": True, "contact_deadline": statutory.contact_deadline(case.decision_sent).due.isoformat()},
         )
+    kind = certificate_kind_for(case)
+    if Certificate.objects.filter(case=case, kind=kind).exists():
+        raise ConflictError("This certificate has already been issued.", {"kind": kind})
     trigger_date, due = case.certificate_trigger_date or today, case.certificate_due or today
     if case.state == State.NOT_ARRANGED_30_DAYS:
         # The case stays open for a later mediation, so its state does not move; only the issue date is kept.
@@ -228,7 +228,7 @@ def certificate_issue(*, case: Case, actor: Any, now: datetime) -> Certificate:
         changed = case_recompute_deadlines(case=case)
         case.save(update_fields=["certificate_issued_on", *changed, "updated_at"])
     else:
-        case = case_transition(case=case, actor=actor, target=State.CERTIFICATE_ISSUED, today=today)
+        case = case_transition(case=case, actor=actor, target=State.CERTIFICATE_ISSUED, today=today, system=True)
     # Rule 20 counts from "the certificate": after a deemed certificate, a later one repeats the first one's appeal
     # date (the case's), so the family is never told of a later deadline than one that may already bind them.
     issued_first = case.certificate_issued_on or today

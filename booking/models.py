@@ -108,7 +108,12 @@ class Case(models.Model):
 
     @property
     def certificate_required(self) -> bool:
-        """Placement-only, health-only and disagreement resolution cases need no certificate (DOMAIN.md 1.4, 2)."""
+        """Placement-only, health-only and disagreement resolution cases need no certificate (DOMAIN.md 1.4, 2), nor
+        does one whose family contacted the adviser out of time (reg 33)."""
+        from booking.statutory import contact_out_of_time
+
+        if contact_out_of_time(self.decision_sent, self.adviser_contacted):
+            return False
         return not (self.placement_only or self.route in (self.Route.HEALTH_ONLY, self.Route.DISAGREEMENT_RESOLUTION))
 
 

@@ -268,6 +268,11 @@ def _case_move(
     """Every check comes before the first write, so a refused move leaves the transaction as it was (and the case:
     what earlier steps changed on it is put back)."""
     when = on or today
+    if target in (State.WITHDRAWN, State.CLOSED) and case.meetings.filter(status=Meeting.Status.CONFIRMED).exists():
+        raise ConflictError(
+            "This case has a confirmed meeting: cancel it first (who cancelled and why are kept for the reports).",
+            {"state": case.state, "requested": target},
+        )
     events = []
     before = {f.attname: getattr(case, f.attname) for f in Case._meta.concrete_fields}
     for step in [*via, target]:

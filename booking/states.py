@@ -112,13 +112,16 @@ MOVES: dict[str, tuple[Move, ...]] = {
     ),
     State.HELD: (Move(State.CONCLUDED),),
     State.CONCLUDED: (
-        Move(State.CERTIFICATE_ISSUED, _needs_certificate),
+        Move(State.CERTIFICATE_ISSUED, _needs_certificate, system_only=True),
         Move(State.ACTIONS_OPEN, _no_certificate),
         Move(State.CLOSED, _no_certificate),
     ),
-    State.DECLINED: (Move(State.CERTIFICATE_ISSUED, _needs_certificate), Move(State.CLOSED, _no_certificate)),
+    State.DECLINED: (
+        Move(State.CERTIFICATE_ISSUED, _needs_certificate, system_only=True),
+        Move(State.CLOSED, _no_certificate),
+    ),
     State.WITHDRAWN: (
-        Move(State.CERTIFICATE_ISSUED, _needs_certificate),
+        Move(State.CERTIFICATE_ISSUED, _needs_certificate, system_only=True),
         Move(State.CLOSED, _no_certificate),
     ),
     State.CERTIFICATE_ISSUED: (Move(State.ACTIONS_OPEN), Move(State.CLOSED)),
@@ -143,6 +146,8 @@ def refusal(case: Any, source: str, target: str, *, system: bool = False) -> str
         if move.target != target:
             continue
         if move.system_only and not system:
+            if target == State.CERTIFICATE_ISSUED:
+                return "A case becomes certificate issued when its certificate is issued (POST …/certificate/)."
             return (
                 f"A case becomes {STATE_LABELS[target].lower()} by itself when a meeting is confirmed or cancelled; "
                 "it cannot be set by hand."

@@ -335,6 +335,16 @@ def certificate_required(facts: CaseFacts) -> bool:
     return not (facts.placement_only or facts.health_only)
 
 
+def contact_out_of_time(decision_sent: date | None, adviser_contacted: date | None) -> bool:
+    """The family contacted the mediation adviser more than 2 months after the decision was sent (reg 33): no
+    certificate by right; the family may ask the tribunal for permission to appeal without one."""
+    return (
+        decision_sent is not None
+        and adviser_contacted is not None
+        and adviser_contacted > contact_deadline(decision_sent).due
+    )
+
+
 def case_deadlines(facts: CaseFacts) -> dict[str, Deadline]:
     """Every deadline that can be computed from ``facts``, keyed by kind.
 
@@ -357,7 +367,8 @@ def case_deadlines(facts: CaseFacts) -> dict[str, Deadline]:
     if mediation is not None:
         result["mediation"] = mediation
     trigger, trigger_date = facts.certificate_trigger, facts.certificate_trigger_date
-    if needs_certificate and trigger is not None and trigger_date is not None:
+    out_of_time = contact_out_of_time(facts.decision_sent, facts.adviser_contacted)
+    if needs_certificate and not out_of_time and trigger is not None and trigger_date is not None:
         result["certificate"] = certificate_due(trigger_date, trigger)
     if facts.decision_sent is not None:
         result["appeal"] = appeal_deadline(facts.decision_sent, facts.certificate_issued)

@@ -168,6 +168,11 @@ def test_no_certificate_by_right_after_contact_out_of_time() -> None:
     assert refused.status_code == 409 and "2-month limit" in refused.json()["message"]
     assert refused.json()["extra"]["contact_deadline"] == "2026-10-03"
     assert not Certificate.objects.filter(case=case).exists()
+    # Nothing is due, so nothing is overdue, and the case can be closed.
+    case.refresh_from_db()
+    assert case.certificate_due is None and not case.certificate_required
+    closed = client(t["coordinator"]).post(f"/api/cases/{case.pk}/transitions/", {"to": "closed"}, format="json")
+    assert closed.status_code == 200, closed.content
 
 
 @time_machine.travel(datetime(2026, 12, 3, 10, tzinfo=UTC), tick=False)

@@ -43,7 +43,8 @@ def test_every_state_has_an_entry_and_every_move_targets_a_state() -> None:
     ],
 )
 def test_it_allows_legal_moves(source: str, target: str, case: FakeCase, expected: None) -> None:
-    assert refusal(case, source, target) is expected
+    # A case becomes certificate issued only by issuing the certificate, which moves it (system).
+    assert refusal(case, source, target, system=target == State.CERTIFICATE_ISSUED) is expected
 
 
 @pytest.mark.parametrize(
@@ -54,14 +55,19 @@ def test_it_allows_legal_moves(source: str, target: str, case: FakeCase, expecte
         (State.ISSUES_CAPTURED, State.SCHEDULING, FakeCase(health_involved=True), "notify the ICB first"),
         (State.ISSUES_CAPTURED, State.ICB_NOTIFIED, FakeCase(), "no health issues"),
         (State.SCHEDULING, State.SCHEDULED, FakeCase(), "when a meeting is confirmed"),
-        (State.CONCLUDED, State.CERTIFICATE_ISSUED, FakeCase(certificate_required=False), "No certificate is needed"),
         (State.CONCLUDED, State.CLOSED, FakeCase(), "certificate is due first"),
+        (State.DECLINED, State.CERTIFICATE_ISSUED, FakeCase(), "when its certificate is issued"),
         (State.HELD, "nonsense", FakeCase(), "is not a case state"),
     ],
 )
 def test_it_refuses_illegal_moves_and_says_why(source: str, target: str, case: FakeCase, says: str) -> None:
     message = refusal(case, source, target)
     assert message is not None and says in message
+
+
+def test_issuing_a_certificate_the_case_does_not_need_is_refused() -> None:
+    message = refusal(FakeCase(certificate_required=False), State.CONCLUDED, State.CERTIFICATE_ISSUED, system=True)
+    assert message is not None and "No certificate is needed" in message
 
 
 def test_system_moves_are_allowed_for_the_service() -> None:
@@ -99,7 +105,11 @@ def test_transitions_record_history_and_start_the_certificate_clock(world) -> No
         "family declined",
     )
 
-    case = services.case_transition(case=case, actor=world.coordinator_b, target=State.CERTIFICATE_ISSUED, today=TODAY)
+    with pytest.raises(ConflictError, match="when its certificate is issued"):  # never by hand: issue it
+        services.case_transition(case=case, actor=world.coordinator_b, target=State.CERTIFICATE_ISSUED, today=TODAY)
+    case = services.case_transition(
+        case=case, actor=world.coordinator_b, target=State.CERTIFICATE_ISSUED, today=TODAY, system=True
+    )
     # Rule 20: later of decision sent + 2 months (2 Jan 2027) and certificate + 1 month (27 Dec 2026).
     assert case.appeal_deadline == date(2027, 1, 2)
 

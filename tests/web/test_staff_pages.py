@@ -343,6 +343,27 @@ def test_a_coordinator_moves_the_case_on_and_records_short_notice_from_the_case_
 
 
 @time_machine.travel(NOW, tick=False)
+def test_the_case_page_offers_no_move_that_would_leave_things_wrong(tenant: Any) -> None:
+    from datetime import UTC, datetime
+
+    from booking.meetings import meeting_book
+
+    case = tenant["case"]
+    start = datetime(2026, 12, 8, 10, tzinfo=UTC)
+    meeting_book(case=case, actor=tenant["coordinator"], start=start, end=start.replace(hour=13),
+                 mediator=tenant["mediator"], room=None, mode="online", now=NOW)  # fmt: skip
+    client = _client(tenant["coordinator"])
+    page = client.get(f"/cases/{case.pk}/").content.decode()
+    assert 'value="held"' not in page  # not before the meeting has begun
+    withdrawn = client.post(f"/cases/{case.pk}/move/", {"to": "withdrawn", "reason": "family withdrew"})
+    assert withdrawn.status_code == 409 and "cancel it first" in withdrawn.content.decode()
+    case.refresh_from_db()
+    assert case.state == "scheduled" and Meeting.objects.get(case=case).status == "confirmed"
+    Case.objects.filter(pk=case.pk).update(state="declined", certificate_trigger="declined")
+    assert 'value="certificate_issued"' not in client.get(f"/cases/{case.pk}/").content.decode()
+
+
+@time_machine.travel(NOW, tick=False)
 def test_a_coordinator_adds_and_removes_people_and_a_booked_meeting_follows(tenant: Any) -> None:
     from datetime import UTC, datetime
 

@@ -271,7 +271,13 @@ def cancel(request: HttpRequest, case_id: int) -> HttpResponse:
 
 
 def _targets(case: Case) -> list[tuple[str, str]]:
-    return [(state, STATE_LABELS[state]) for state in next_states(case, case.state)]
+    """The moves to offer by hand. "Held" only once the meeting has begun."""
+    targets = next_states(case, case.state)
+    if State.HELD in targets:
+        meeting = pages.current_meeting(case)
+        if meeting is None or meeting.start > timezone.now():
+            targets.remove(State.HELD)
+    return [(state, STATE_LABELS[state]) for state in targets]
 
 
 @login_required(login_url=LOGIN_URL)
