@@ -340,8 +340,15 @@ def _check_participant(values: dict[str, Any]) -> None:
         raise ValidationError(errors)
 
 
+def _lock_case(case_id: int) -> None:
+    """The case's row lock, first, as every change to a case's bookings takes it: a person joining or leaving waits
+    for a booking or a move in progress, then finds its meeting (booking.meetings.case_lock)."""
+    Case.objects.select_for_update(of=("self",)).filter(pk=case_id).values_list("pk", flat=True).first()
+
+
 @transaction.atomic
 def participant_create(*, case: Case, actor: Any, **data: Any) -> Participant:
+    _lock_case(case.pk)
     if "required" not in data:
         data["required"] = data.get("role") not in Participant.OPTIONAL_BY_DEFAULT
     _check_participant(data)
@@ -355,13 +362,14 @@ def participant_create(*, case: Case, actor: Any, **data: Any) -> Participant:
 
 def _attendees_changed(case: Case) -> None:
     """Whoever joins or leaves a case with a confirmed meeting is invited to it, or uninvited, at once."""
-    meeting = case.meetings.filter(status=Meeting.Status.CONFIRMED).first()
+    meeting = case.meetings.select_for_update().filter(status=Meeting.Status.CONFIRMED).first()  # after the case's
     if meeting is not None:
         notifications.meeting_attendees_changed(meeting, now=timezone.now())
 
 
 @transaction.atomic
 def participant_update(*, participant: Participant, actor: Any, **data: Any) -> Participant:
+    _lock_case(participant.case_id)
     merged = {name: data.get(name, getattr(participant, name)) for name in PARTICIPANT_FIELDS}
     _check_participant(merged)
     _, changed = model_update(instance=participant, fields=PARTICIPANT_FIELDS, data=data)
@@ -377,6 +385,7 @@ def participant_update(*, participant: Participant, actor: Any, **data: Any) -> 
 
 @transaction.atomic
 def participant_delete(*, participant: Participant, actor: Any) -> None:
+    _lock_case(participant.case_id)
     case, pk = participant.case, participant.pk
     participant.delete()
     _record(case, CaseEvent.Kind.UPDATED, actor=actor, details={"participant_removed": pk})

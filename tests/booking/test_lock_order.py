@@ -90,3 +90,42 @@ def test_the_periodic_release_of_expired_holds_passes_over_a_hold_another_transa
     busy.refresh_from_db()
     assert busy.active and Occupancy.objects.filter(offer_slot__offer=offer, active=True).count() == 1
     assert holds_release_expired(now=NOW) == 1  # the next sweep releases it
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_person_joins_a_case_only_after_a_booking_in_progress_has_committed_and_is_invited() -> None:
+    """A booking holds its case's lock from before it reads the people to after it commits: a person added meanwhile
+    waits for it, then finds the meeting and is invited (read before the lock, they were never invited)."""
+    import threading
+    import time
+
+    from booking.meetings import case_lock, meeting_book
+    from booking.models import Case, MeetingAttendee
+    from booking.services import participant_create
+    from notifications.models import Message
+
+    t = helpers.tenant(today=date(2026, 11, 27))
+    m = helpers.mediator(t)
+    case = helpers.case(t, la_notified=date(2026, 11, 20))
+    start = datetime(2026, 12, 8, 10, tzinfo=UTC)
+    locked = threading.Event()
+
+    def book() -> None:
+        try:
+            with transaction.atomic():
+                case_lock(case.pk)
+                locked.set()
+                time.sleep(0.5)  # the person is being added now, on the other connection
+                meeting_book(case=Case.objects.get(pk=case.pk), actor=None, start=start, end=start + timedelta(hours=3),
+                             mediator=m, room=None, mode="online", now=NOW)  # fmt: skip
+        finally:
+            connection.close()
+
+    booking = threading.Thread(target=book)
+    booking.start()
+    assert locked.wait(10)
+    person = participant_create(case=case, actor=None, role="supporter", name="Late Sup", email="late@example.org")
+    booking.join(10)
+    assert MeetingAttendee.objects.get(participant=person).active
+    assert Message.objects.filter(to="late@example.org", kind="invitation").exists()
