@@ -76,6 +76,7 @@ class NulBytesRefusedMiddleware:
         if "%00" in query or "\x00" in query:
             raise BadRequest("A value holds a NUL byte.")
         if request.method == "POST" and request.content_type in FORM_TYPES:
+            request.body  # noqa: B018 (read first, so the form is parsed from it and the stream stays for DRF)
             if any("\x00" in value for _, values in request.POST.lists() for value in values):
                 raise BadRequest("A value holds a NUL byte.")
         return self.get_response(request)

@@ -245,6 +245,10 @@ def test_a_form_encoded_body_is_refused_cleanly(world: Any, api: Any) -> None:
     response = api(world.coordinator_a).post("/api/cases/", "route=x", content_type="application/x-www-form-urlencoded")
     assert response.status_code == 415
     assert set(response.json()) == {"message", "extra"}
+    before = _snapshot()
+    multipart = api(world.coordinator_a).post(f"/api/cases/{world.case_a.pk}/offers/", {"count": 1}, format="multipart")
+    assert multipart.status_code == 415, multipart.content  # not an empty body acted on with defaults
+    assert _snapshot() == before
 
 
 @pytest.mark.parametrize(
