@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable
 
 from django.core.exceptions import BadRequest
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.utils.cache import patch_cache_control
 
@@ -73,12 +73,14 @@ class NulBytesRefusedMiddleware:
         if "\x00" in request.path:
             raise Http404
         query = request.META.get("QUERY_STRING", "")
-        if "%00" in query or "\x00" in query:
-            raise BadRequest("A value holds a NUL byte.")
-        if request.method == "POST" and request.content_type in FORM_TYPES:
+        refused = "%00" in query or "\x00" in query
+        if not refused and request.method == "POST" and request.content_type in FORM_TYPES:
             request.body  # noqa: B018 (read first, so the form is parsed from it and the stream stays for DRF)
-            if any("\x00" in value for _, values in request.POST.lists() for value in values):
-                raise BadRequest("A value holds a NUL byte.")
+            refused = any("\x00" in value for _, values in request.POST.lists() for value in values)
+        if refused and request.path.startswith("/api/"):  # the API's one error shape
+            return JsonResponse({"message": "A value holds a NUL byte, which is not text.", "extra": {}}, status=400)
+        if refused:
+            raise BadRequest("A value holds a NUL byte.")
         return self.get_response(request)
 
 

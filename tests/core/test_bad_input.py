@@ -270,6 +270,8 @@ def test_a_nul_byte_anywhere_is_refused_before_the_database_sees_it(
     client = api(world.coordinator_a)
     response = client.get(path) if method == "get" else client.post(path, data)
     assert response.status_code == status, response.content[:300]
+    if path.startswith("/api/"):
+        assert set(response.json()) == {"message", "extra"}
     assert _snapshot() == before
     nul_key = api(None).get("/api/cases/", HTTP_AUTHORIZATION="Token ab\x00cd")
     assert nul_key.status_code == 401
