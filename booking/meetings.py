@@ -290,10 +290,13 @@ def meeting_reschedule(
     if meeting.status != Meeting.Status.CONFIRMED:
         raise ConflictError(f"A {meeting.get_status_display().lower()} meeting cannot be moved.")
     meeting.case = case
+    if (start, end, room.pk if room else None, mode) == (meeting.start, meeting.end, meeting.room_id, meeting.mode):
+        raise ApplicationError("Nothing would change: give a new start, end, room or mode.", {"fields": {}})
     short_notice = check_bookable(
         case=case, mediator=meeting.mediator, room=room, mode=mode, start=start, end=end, now=now
     )
-    _assert_free_for_everyone(case=case, meeting=meeting, room=room, mode=mode, start=start, end=end, now=now)
+    if (start, end) != (meeting.start, meeting.end):  # a new room or mode at the same time keeps the time as agreed
+        _assert_free_for_everyone(case=case, meeting=meeting, room=room, mode=mode, start=start, end=end, now=now)
     previous = (meeting.start, meeting.end, meeting.room_id, meeting.mode)
     occupy(
         claims=meeting_claims(case=case, mediator=meeting.mediator, room=room, start=start, end=end),

@@ -345,7 +345,7 @@ def _search(
             latest_end=latest_end,
             allow_late=query.allow_late,
             mode=mode,  # type: ignore[arg-type]
-            online_ok=family_mode != "in_person",
+            online_ok=query.mode == "online" or family_mode != "in_person",  # staff asking for online decide
             required_features=features,
             preferred_mode=family_mode,  # type: ignore[arg-type]
             limit=query.limit,

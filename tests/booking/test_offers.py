@@ -396,6 +396,12 @@ def test_a_meeting_moves_only_to_a_time_everyone_it_needs_is_working() -> None:
     assert Meeting.objects.get().end == datetime(2026, 12, 7, 13, 30, tzinfo=UTC)
     backwards = client.patch(url, {"end": "2026-12-07T09:00Z"}, format="json")
     assert backwards.status_code == 400 and "end" in backwards.json()["extra"]["fields"]
+    nothing = client.patch(url, {}, format="json")  # re-sending everyone the same meeting would be noise
+    assert nothing.status_code == 400 and Meeting.objects.get().sequence == 2
+    # The family would rather meet in person, but this meeting is online, as agreed: it can still move.
+    case.participants.filter(role="parent").update(meeting_preference="in_person")
+    online = client.patch(url, {"start": "2026-12-08T10:00Z", "end": "2026-12-08T13:00Z"}, format="json")
+    assert online.status_code == 200, online.content
 
 
 @time_machine.travel(NOW, tick=False)
