@@ -238,16 +238,18 @@ WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 
 def _yearly_vtimezone(tzid: str, first_year: int, last_year: int) -> Timezone | None:
     """The zone as Outlook writes and reads it: one STANDARD and one DAYLIGHT observance, each with a yearly rule
-    (Europe/London: the last Sunday of March at 01:00, of October at 02:00), starting in the first year the events
-    need. None when its clock changes from then to a year past the last follow no such rule."""
-    years = range(first_year, last_year + 2)
+    (Europe/London: the last Sunday of March at 01:00, of October at 02:00), starting the year before the events.
+    None when its clock changes from then to a year past the last follow no such rule."""
+    # From the year before: the rules must already be in force on 1 January of the first year (RFC 5545 leaves an
+    # event before every observance's DTSTART undefined).
+    years = range(first_year - 1, last_year + 2)
     changes = [_changes(tzid, year) for year in years]
     if not changes[0]:
         if any(changes):
             return None
         offset = datetime(first_year, 1, 1, tzinfo=UTC).astimezone(ZoneInfo(tzid))
         standard = TimezoneStandard()
-        standard.add("DTSTART", datetime(first_year, 1, 1))  # noqa: DTZ001 (a VTIMEZONE's onsets are local times)
+        standard.add("DTSTART", datetime(first_year - 1, 1, 1))  # noqa: DTZ001 (a VTIMEZONE's onsets are local times)
         standard.add("TZOFFSETFROM", offset.utcoffset())
         standard.add("TZOFFSETTO", offset.utcoffset())
         standard.add("TZNAME", offset.tzname())

@@ -235,14 +235,22 @@ def test_each_onset_is_the_real_transition_read_in_tzoffsetfrom(tz: str) -> None
             assert (instant - timedelta(seconds=1)).astimezone(zone).utcoffset() == before, onset
             assert instant.astimezone(zone).utcoffset() == after, onset
             transitions += 1
-    assert transitions == 4
+    assert transitions == 6  # 2025 (the rules are in force before the first event), 2026 and 2027
 
 
 def test_it_starts_british_summer_time_at_one_in_the_morning() -> None:
     cal = Calendar.from_ical(build_request(make_invite(), dtstamp=DTSTAMP))
 
-    daylight = cal.walk("DAYLIGHT")
-    assert [d["DTSTART"].dt for d in daylight] == [datetime.fromisoformat("2026-03-29T01:00")]
+    (daylight,) = cal.walk("DAYLIGHT")
+    assert datetime.fromisoformat("2026-03-29T01:00") in _onsets(daylight, until=2026)
+    assert daylight["DTSTART"].dt == datetime.fromisoformat("2025-03-30T01:00")  # in force before the event's year
+
+
+def test_a_meeting_early_in_the_year_comes_after_the_zones_rules_begin() -> None:
+    start = datetime(2027, 1, 15, 10, tzinfo=LONDON)
+    cal = Calendar.from_ical(build_request(make_invite(start=start, end=start + timedelta(hours=2)), dtstamp=DTSTAMP))
+    first = min(o["DTSTART"].dt for o in cal.walk("VTIMEZONE")[0].subcomponents)
+    assert first <= start.replace(tzinfo=None)
 
 
 # Feeds
@@ -593,7 +601,7 @@ def test_the_feed_years_cover_every_meeting() -> None:
         for observance in cal.walk("VTIMEZONE")[0].subcomponents
         for onset in _onsets(observance, until=2028)
     )
-    assert onsets[0] <= date(2026, 12, 30)
+    assert onsets[0] <= date(2026, 1, 1)
     assert date(2027, 3, 28) in onsets and date(2027, 10, 31) in onsets
     assert onsets[-1] == date(2028, 10, 29)
 
