@@ -115,10 +115,19 @@ def _verify_choice(case: Case, choice: SlotChoice, now: datetime, replacing: tup
 
 
 def _assert_apart(choices: list[SlotChoice]) -> None:
-    """The case's own people are held for every time offered, so no two may overlap."""
+    """The case's own people are held for every time offered, so no two may overlap; nor may one mediator's times
+    with their buffers."""
+    buffers = {
+        pk: (timedelta(minutes=before), timedelta(minutes=after))
+        for pk, before, after in Mediator.objects.filter(pk__in={c.mediator_id for c in choices}).values_list(
+            "pk", "buffer_before_minutes", "buffer_after_minutes"
+        )
+    }
     for i, choice in enumerate(choices):
         for j, other in enumerate(choices[:i]):
-            if other.start < choice.end and choice.start < other.end:
+            before, after = buffers.get(choice.mediator_id, (timedelta(0), timedelta(0)))
+            pad = other.mediator_id == choice.mediator_id
+            if other.start < choice.end + (before + after) * pad and choice.start < other.end + (before + after) * pad:
                 raise ApplicationError(
                     f"Times {j + 1} and {i + 1} overlap: choose times that do not.",
                     {"fields": {"slots": [f"Times {j + 1} and {i + 1} overlap."]}},

@@ -127,6 +127,14 @@ class VisibleOrganisationField(serializers.PrimaryKeyRelatedField):
         kwargs.setdefault("queryset", Organisation.objects.all())
         super().__init__(**kwargs)
 
+    @classmethod
+    def many_init(cls, *args: Any, **kwargs: Any) -> serializers.ManyRelatedField:
+        from rest_framework.relations import MANY_RELATION_KWARGS
+
+        many = {key: value for key, value in kwargs.items() if key in MANY_RELATION_KWARGS}
+        child = cls(*args, **{key: value for key, value in kwargs.items() if key not in MANY_RELATION_KWARGS})
+        return _FewOrganisations(child_relation=child, **many)
+
     def get_queryset(self) -> Any:
         from core.tenancy import visible_organisation_ids
 
@@ -134,4 +142,18 @@ class VisibleOrganisationField(serializers.PrimaryKeyRelatedField):
         request = self.context.get("request")
         if request is None or request.user.is_superuser:
             return queryset
-        return queryset.filter(pk__in=visible_organisation_ids(request.user))
+        visible = getattr(request, "_visible_organisations", None)
+        if visible is None:  # worked out once per request, however many ids are given
+            visible = request._visible_organisations = visible_organisation_ids(request.user)
+        return queryset.filter(pk__in=visible)
+
+
+class _FewOrganisations(serializers.ManyRelatedField):
+    """A list of organisations: a case names a handful (its ICBs), never thousands."""
+
+    MAX = 20
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, list) and len(data) > self.MAX:
+            raise serializers.ValidationError(f"Name at most {self.MAX}.")
+        return super().to_internal_value(data)

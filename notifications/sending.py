@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.db.models import F
 from django.utils import timezone
 
@@ -148,6 +149,8 @@ def message_send(message_id: int, *, now: datetime | None = None) -> str:
             parts = render.email_parts(message, now=now)
         else:
             body = render.sms_body(message)
+    except DatabaseError:
+        raise  # the database, not the row: the lease runs out and the row is sent again
     except Exception as exc:  # a row that cannot be written fails alone: the rest of the outbox goes on
         logger.exception("message %s could not be rendered", message.pk)
         return _failed(message, TransportError(f"could not be written: {type(exc).__name__}", permanent=True), now)

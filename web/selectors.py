@@ -51,13 +51,13 @@ MEDIATION_CLOCK_STATES = (*SCHEDULABLE_STATES, "mediation_requested", "scheduled
 
 def risk_reasons(
     *, state: str, has_meeting: bool, mediation_due: date | None, certificate_due: date | None,
-    certificate_issued_on: date | None, today: date, late_meeting: bool = False,
+    certificate_issued_on: date | None, today: date, late_meeting: bool = False, certificate_trigger: str | None = None,
 ) -> list[str]:  # fmt: skip
     reasons = []
     if state in SCHEDULABLE_STATES and not has_meeting and mediation_due is not None:
         if (mediation_due - today).days <= RISK_DAYS:
             reasons.append("No confirmed meeting and mediation is due within 7 days")
-    if late_meeting and state == "scheduled":
+    if late_meeting and state == "scheduled" and certificate_trigger != "not_arranged_30_days":
         reasons.append("The meeting is after the mediation due date: record that 30 days cannot be met")
     if certificate_due is not None and certificate_issued_on is None and (certificate_due - today).days <= 1:
         reasons.append("Certificate due tomorrow or overdue")
@@ -86,7 +86,7 @@ def dashboard_rows(*, user: Any, today: date, state: str = "") -> list[CaseRow]:
         row.risks = risk_reasons(
             state=case.state, has_meeting=case.has_meeting, mediation_due=case.mediation_due,
             certificate_due=case.certificate_due, certificate_issued_on=case.certificate_issued_on, today=today,
-            late_meeting=case.late_meeting,
+            late_meeting=case.late_meeting, certificate_trigger=case.certificate_trigger,
         )  # fmt: skip
         rows.append(row)
     rows.sort(key=lambda r: (not r.risks,))

@@ -421,6 +421,8 @@ def test_chosen_times_are_at_most_six_and_do_not_overlap() -> None:
     overlapping = client.post(url, {"slots": [at(7, 9), at(8, 10), at(7, 11)]}, format="json")
     assert overlapping.status_code == 400, overlapping.content
     assert overlapping.json()["message"] == "Times 1 and 3 overlap: choose times that do not."
+    back_to_back = client.post(url, {"slots": [at(7, 9), at(7, 12)]}, format="json")  # the mediator's buffers meet
+    assert back_to_back.status_code == 400 and "overlap" in back_to_back.json()["message"]
     assert not Offer.objects.exists() and not Occupancy.objects.exists()
 
 

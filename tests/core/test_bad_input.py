@@ -122,6 +122,7 @@ SPOILED = [
     ("case_create", "provider", "not-an-id", "provider"),
     ("case_create", "provider", 999999, "provider"),
     ("case_create", "icbs", {"id": 1}, "icbs"),
+    ("case_create", "icbs", list(range(1, 22)), "icbs"),  # more than 20: refused before any is looked up
     ("case_create", "issues", {"text": "nested"}, "issues"),
     ("case_create", "route", "joint_health", "health_involved"),
     ("case_update", "decision_sent", "2026-13-01", "decision_sent"),

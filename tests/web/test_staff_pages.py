@@ -316,6 +316,10 @@ def test_the_dashboard_flags_a_late_meeting_and_counts_no_days_for_finished_case
     rows = {ref: page.split(ref, 1)[1].split("</tr>", 1)[0] for ref in (late.reference, finished.reference)}
     assert "after the mediation due date" in rows[late.reference]
     assert "overdue" not in rows[finished.reference] and "days" not in rows[finished.reference]
+    # Once the LA has recorded that 30 days cannot be met, the late meeting is the statutory path, not a risk.
+    Case.objects.filter(pk=late.pk).update(certificate_trigger="not_arranged_30_days")
+    page = _client(tenant["coordinator"]).get("/dashboard/").content.decode()
+    assert "after the mediation due date" not in page.split(late.reference, 1)[1].split("</tr>", 1)[0]
 
 
 @time_machine.travel(NOW, tick=False)
