@@ -12,6 +12,7 @@ from __future__ import annotations
 import email.message
 import email.utils
 import functools
+import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -30,6 +31,7 @@ from icalendar import (
     vDuration,
 )
 
+logger = logging.getLogger(__name__)
 PRODID = "-//Mediation Booking//EN"
 SOURCE_PROPERTY = "X-SEND-MEDIATION-SOURCE"
 ROLES = frozenset({"CHAIR", "REQ-PARTICIPANT", "OPT-PARTICIPANT"})
@@ -384,6 +386,8 @@ def replies_from_message(message: email.message.Message) -> list[Reply]:
         for reply in parse_reply(data, method_hint=method):
             if sender and reply.attendee_email.lower() == sender:
                 seen.setdefault(reply, None)
+            else:  # an alias, a delegate, a rewritten address: told apart from a forgery by no one, so not applied
+                logger.warning("a REPLY for %s came from another address; not applied", reply.uid)
     return list(seen)
 
 

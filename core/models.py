@@ -56,7 +56,11 @@ class Organisation(models.Model):
         related_name="partner_authorities",
         limit_choices_to={"kind": Kind.ICB},
     )
-    scheduling_email = models.EmailField(blank=True, help_text="The address invitations come from (providers).")
+    scheduling_email = models.EmailField(
+        blank=True,
+        validators=[validate_neutral],
+        help_text="The address invitations come from (providers): families see it, so no 'SEND' in it either.",
+    )
     sender_name = models.CharField(
         max_length=100,
         blank=True,

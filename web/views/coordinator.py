@@ -306,7 +306,10 @@ def short_notice(request: HttpRequest, case_id: int) -> HttpResponse:
     form = ShortNoticeForm(request.POST)
     form.is_valid()  # a checkbox: absent means no
     consent = bool(form.cleaned_data.get("consent"))
-    services.case_update(case=case, actor=request.user, today=local_today(), short_notice_consent=consent)
+    try:
+        services.case_update(case=case, actor=request.user, today=local_today(), short_notice_consent=consent)
+    except DjangoValidationError as exc:  # another of the case's dates needs correcting first
+        return _case_page(request, case, status=400, service_error=" ".join(exc.messages))
     messages.success(
         request, "Shorter notice is recorded as agreed" if consent else "The usual 5 working days’ notice applies"
     )

@@ -231,3 +231,20 @@ def test_a_token_is_checked_in_one_query_and_refused_when_unknown_or_its_user_in
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     inactive = client.get(f"/api/cases/{world.case_a.pk}/")
     assert inactive.status_code == 401 and inactive.json()["message"] == "User inactive or deleted."
+
+
+def test_history_written_before_the_rule_loses_the_childs_details_once_migrated(world: Any) -> None:
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("booking.migrations.0007_history_keeps_no_personal_values")
+    from django.utils import timezone
+
+    old = CaseEvent.objects.create(
+        case=world.case_a, kind="updated", at=timezone.now(),
+        details={"changed": {"child_name": ["Old Name", "New Name"], "la_notified": ["2026-11-16", "2026-11-18"]}},
+    )  # fmt: skip
+    migration.blank_personal_values(apps, None)
+    old.refresh_from_db()
+    assert old.details["changed"] == {"child_name": None, "la_notified": ["2026-11-16", "2026-11-18"]}
