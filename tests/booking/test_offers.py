@@ -24,6 +24,16 @@ def _staff(user: Any) -> APIClient:
     return client
 
 
+def _booked_online() -> tuple[Any, APIClient, dict[str, Any]]:
+    """A case with an online meeting on Monday 7 December, 10:00-13:00 UTC, booked by its coordinator."""
+    t = helpers.tenant(today=date(2026, 11, 27))
+    m = helpers.mediator(t)
+    case = helpers.case(t, la_notified=date(2026, 11, 20))
+    client = _staff(t["coordinator"])
+    payload = {"start": "2026-12-07T10:00Z", "end": "2026-12-07T13:00Z", "mediator": m.pk, "mode": "online"}
+    return case, client, client.post(f"/api/cases/{case.pk}/meetings/", payload, format="json").json()
+
+
 def _offer(t: dict[str, Any], case: Any, payload: dict[str, Any] | None = None) -> dict[str, Any]:
     response = _staff(t["coordinator"]).post(f"/api/cases/{case.pk}/offers/", payload or {}, format="json")
     assert response.status_code == 201, response.content
@@ -265,12 +275,7 @@ def test_booking_inside_the_notice_period_is_refused_without_consent() -> None:
 
 @time_machine.travel(NOW, tick=False)
 def test_reschedule_moves_every_occupancy_and_cancel_releases_them() -> None:
-    t = helpers.tenant(today=date(2026, 11, 27))
-    m = helpers.mediator(t)
-    case = helpers.case(t, la_notified=date(2026, 11, 20))
-    client = _staff(t["coordinator"])
-    payload = {"start": "2026-12-07T10:00Z", "end": "2026-12-07T13:00Z", "mediator": m.pk, "mode": "online"}
-    meeting = client.post(f"/api/cases/{case.pk}/meetings/", payload, format="json").json()
+    case, client, meeting = _booked_online()
     moved = client.patch(
         f"/api/meetings/{meeting['id']}/", {"start": "2026-12-08T10:00Z", "end": "2026-12-08T13:00Z"}, format="json"
     )
@@ -370,12 +375,7 @@ def test_a_time_without_an_offset_is_uk_time() -> None:
 
 @time_machine.travel(NOW, tick=False)
 def test_a_meeting_moves_only_to_a_time_everyone_it_needs_is_working() -> None:
-    t = helpers.tenant(today=date(2026, 11, 27))
-    m = helpers.mediator(t)
-    case = helpers.case(t, la_notified=date(2026, 11, 20))
-    client = _staff(t["coordinator"])
-    payload = {"start": "2026-12-07T10:00Z", "end": "2026-12-07T13:00Z", "mediator": m.pk, "mode": "online"}
-    meeting = client.post(f"/api/cases/{case.pk}/meetings/", payload, format="json").json()
+    case, client, meeting = _booked_online()
     url = f"/api/meetings/{meeting['id']}/"
     for start, end in [
         ("2026-12-13T02:00Z", "2026-12-13T05:00Z"),  # 2am on a Sunday

@@ -21,6 +21,17 @@ from tests.web.factories import offered_case
 pytestmark = pytest.mark.django_db
 
 
+def _book(tenant: Any) -> Meeting:
+    """An online meeting for the tenant's case on Tuesday 8 December, 10:00-13:00 UTC."""
+    from datetime import UTC, datetime
+
+    from booking.meetings import meeting_book
+
+    start = datetime(2026, 12, 8, 10, tzinfo=UTC)
+    return meeting_book(case=tenant["case"], actor=tenant["coordinator"], start=start, end=start.replace(hour=13),
+                        mediator=tenant["mediator"], room=None, mode="online", now=NOW)  # fmt: skip
+
+
 def _client(user: Any) -> Client:
     client = Client()
     client.force_login(user)
@@ -348,14 +359,9 @@ def test_a_coordinator_moves_the_case_on_and_records_short_notice_from_the_case_
 
 @time_machine.travel(NOW, tick=False)
 def test_the_case_page_offers_no_move_that_would_leave_things_wrong(tenant: Any) -> None:
-    from datetime import UTC, datetime
-
-    from booking.meetings import meeting_book
 
     case = tenant["case"]
-    start = datetime(2026, 12, 8, 10, tzinfo=UTC)
-    meeting_book(case=case, actor=tenant["coordinator"], start=start, end=start.replace(hour=13),
-                 mediator=tenant["mediator"], room=None, mode="online", now=NOW)  # fmt: skip
+    _book(tenant)
     client = _client(tenant["coordinator"])
     page = client.get(f"/cases/{case.pk}/").content.decode()
     assert 'value="held"' not in page  # not before the meeting has begun
@@ -369,16 +375,12 @@ def test_the_case_page_offers_no_move_that_would_leave_things_wrong(tenant: Any)
 
 @time_machine.travel(NOW, tick=False)
 def test_a_coordinator_adds_and_removes_people_and_a_booked_meeting_follows(tenant: Any) -> None:
-    from datetime import UTC, datetime
 
-    from booking.meetings import meeting_book
     from booking.models import MeetingAttendee, Participant
     from notifications.models import Message
 
     case = tenant["case"]
-    start = datetime(2026, 12, 8, 10, tzinfo=UTC)
-    meeting_book(case=case, actor=tenant["coordinator"], start=start, end=start.replace(hour=13),
-                 mediator=tenant["mediator"], room=None, mode="online", now=NOW)  # fmt: skip
+    _book(tenant)
     client = _client(tenant["coordinator"])
     bad = client.post(f"/cases/{case.pk}/people/", {"role": "school", "name": "Ms Head", "email": "not-an-email"})
     assert bad.status_code == 400 and "Enter an email address in the correct format" in bad.content.decode()
