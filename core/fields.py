@@ -109,9 +109,8 @@ class UkDateTimeField(serializers.DateTimeField):
 
     def to_internal_value(self, value: Any) -> Any:
         moment = super().to_internal_value(value)
-        if (
-            not 2000 <= moment.year < 2100
-        ):  # time zones and margins are worked out from it: keep clear of year 1 and 9999
+        # Time zones and margins are worked out from it: keep clear of year 1 and 9999.
+        if not 2000 <= moment.year < 2100:
             raise serializers.ValidationError("Give a time between the years 2000 and 2099.")
         return moment
 
